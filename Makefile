@@ -1,0 +1,250 @@
+# ctpd: one plain GNU Makefile.
+#
+#   make            build the programs and plugins into build/
+#   make check      install missing Debian packages, build, run every test
+#   make demo       install missing Debian packages, build, run the demo
+#   make bench      benchmarks and their report
+#   make fuzz       libFuzzer harnesses (clang), FUZZ_SECONDS each
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make deps       install the Debian packages the project needs
+#   make proto      regenerate the views of proto/cxtp.def
+#
+# Knobs: V=1 (show commands), CI=true (warnings are errors, sanitizers on),
+# SANITIZE=address,undefined, COVERAGE=1, CC=clang.
+
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+LIBDIR     ?= $(PREFIX)/lib
+PLUGINDIR  ?= $(LIBDIR)/ctpd
+DATADIR    ?= $(PREFIX)/share/ctpd
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+B          ?= build
+
+VERSION := 0.1.0
+
+ifeq ($(CI),true)
+WERROR   ?= 1
+SANITIZE ?= address,undefined
+endif
+
+ifeq ($(V),1)
+Q :=
+say :=
+else
+Q := @
+say = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+PKG_CONFIG ?= pkg-config
+PKGS := libuv openssl libxml-2.0 usrsctp libsctp
+pc_cflags = $(shell $(PKG_CONFIG) --cflags $(1) 2>/dev/null)
+pc_libs   = $(shell $(PKG_CONFIG) --libs $(1) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes \
+	-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wwrite-strings \
+	-Wundef -Wvla -Wnull-dereference -Wimplicit-fallthrough \
+	-Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+OPT      ?= -O2 -g
+CFLAGS   ?=
+CPPFLAGS ?=
+LDFLAGS  ?=
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE $(OPT) $(WARN) -fPIC -Iinclude -Isrc \
+	-DCTP_VERSION_STR='"$(VERSION)"' -DCTP_PLUGINDIR='"$(PLUGINDIR)"' \
+	-DCTP_DATADIR='"$(DATADIR)"' -MMD -MP
+ifneq ($(SANITIZE),)
+BASE_CFLAGS += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS += -fsanitize=$(SANITIZE)
+endif
+ifeq ($(COVERAGE),1)
+BASE_CFLAGS += --coverage -O0
+LDFLAGS += --coverage
+endif
+
+ALL_CFLAGS = $(BASE_CFLAGS) $(call pc_cflags,$(PKGS)) $(CPPFLAGS) $(CFLAGS)
+CRYPTO_LIBS = $(call pc_libs,libcrypto)
+CORE_LIBS = $(call pc_libs,$(PKGS)) -ldl -lpthread
+
+# ---- sources -------------------------------------------------------------
+
+# The codec: pure functions, no I/O; linked into the programs and (statically,
+# position-independent) into every plugin.
+CODEC_SRC := src/ctp/ctp_err.c src/ctp/ctp_proto.c src/ctp/ctp_defs.c \
+	src/ctp/ctp_addr.c src/ctp/ctp_msg.c src/ctp/ctp_tlv.c src/ctp/ctp_val.c \
+	src/ctp/ctp_token.c src/ctp/ctp_secret.c
+# The rest of the core library the daemon, the tools and the tests share:
+# every other file of src/ctp but the daemon's main.
+CORE_SRC := $(filter-out $(CODEC_SRC) src/ctp/ctpd.c,$(wildcard src/ctp/*.c))
+
+CODEC_OBJ := $(CODEC_SRC:%.c=$(B)/%.o)
+CORE_OBJ  := $(CORE_SRC:%.c=$(B)/%.o) $(if $(wildcard conf/ctpd.xsd),$(B)/gen/ctp_conf_xsd.o)
+
+PLUGINS := ipsec mld
+ipsec_SRC := $(wildcard src/features/ipsec/*.c)
+mld_SRC   := $(wildcard src/features/mld/*.c)
+# Everything of a plugin but its descriptor (*_plugin.c) is also linked into
+# the unit tests, which call the feature codecs directly.
+FEATURE_TEST_OBJ := $(patsubst %.c,$(B)/%.o,$(filter-out %_plugin.c,$(ipsec_SRC) $(mld_SRC)))
+
+PROGS := $(B)/ctpctl $(B)/ctpmn $(if $(wildcard src/ctp/ctpd.c),$(B)/ctpd)
+ctpctl_SRC := $(wildcard src/ctpctl/*.c)
+ctpmn_SRC  := $(wildcard src/ctpmn/*.c)
+
+UNIT_SRC := $(wildcard tests/unit/*.c)
+TEST_PLUGIN_SRC := $(wildcard tests/plugins/*.c)
+
+GENERATED := include/ctp/ctp_proto.h src/ctp/ctp_proto.c wireshark/cxtp.lua
+
+# ---- top-level targets ---------------------------------------------------
+
+.PHONY: all check check-unit check-proto check-tools check-dissector check-ctl \
+	check-pcap-writer check-daemon demo bench fuzz \
+	install clean deps proto check-deps tests
+
+all: $(B)/libctp.a $(PROGS) $(PLUGINS:%=$(B)/plugins/%.so)
+
+# check and demo install what is missing first, then run a fresh make so that
+# pkg-config sees the newly installed libraries.
+check: deps
+	$(Q)$(MAKE) --no-print-directory tests
+
+tests: all check-proto check-unit check-tools check-ctl check-pcap-writer check-daemon \
+	check-dissector
+	@echo "make check: all test groups passed"
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/demo/decode-examples.sh $(B)
+
+deps:
+	$(Q)scripts/deps.sh
+
+# ---- the codec library and programs -----------------------------------------
+
+$(B)/%.o: %.c
+	$(call say,CC,$<)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+# The configuration schema is compiled into the daemon, so --check-config
+# needs no installed files.
+$(B)/gen/ctp_conf_xsd.c: conf/ctpd.xsd scripts/embed.sh
+	$(call say,GEN,$@)
+	@mkdir -p $(dir $@)
+	$(Q)scripts/embed.sh ctp_conf_xsd $< > $@
+
+$(B)/gen/%.o: $(B)/gen/%.c
+	$(call say,CC,$<)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/libctpcodec.a: $(CODEC_OBJ)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/libctp.a: $(CODEC_OBJ) $(CORE_OBJ)
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/ctpd: $(B)/src/ctp/ctpd.o $(B)/libctp.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libctp.a $(CORE_LIBS)
+
+$(B)/ctpctl: $(ctpctl_SRC:%.c=$(B)/%.o) $(B)/libctp.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libctp.a $(CORE_LIBS)
+
+$(B)/ctpmn: $(ctpmn_SRC:%.c=$(B)/%.o) $(B)/libctp.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libctp.a $(CORE_LIBS)
+
+# Plugins: only the descriptor is exported (the codec is linked in, hidden).
+define plugin_rule
+$(B)/plugins/$(1).so: $$($(1)_SRC:%.c=$(B)/%.o) $(B)/libctpcodec.a
+	$$(call say,LD,$$@)
+	@mkdir -p $$(dir $$@)
+	$$(Q)$$(CC) $$(LDFLAGS) -shared -Wl,--version-script=src/features/plugin.map \
+		-o $$@ $$(filter %.o,$$^) $(B)/libctpcodec.a $$(CRYPTO_LIBS)
+endef
+$(foreach p,$(PLUGINS),$(eval $(call plugin_rule,$(p))))
+
+# ---- generated views of proto/ ------------------------------------------
+
+proto:
+	$(Q)scripts/genproto.sh .
+
+check-proto:
+	$(call say,CHECK,"generated files match proto/cxtp.def")
+	$(Q)scripts/genproto.sh --check .
+
+# ---- tests -------------------------------------------------------------
+
+# Like the real plugins, only the descriptor is exported: a test binary that
+# exports the codec too (-rdynamic) would otherwise see every codec global
+# twice, which AddressSanitizer reports as an ODR violation.
+$(B)/tests/plugins/%.so: tests/plugins/%.c $(B)/libctpcodec.a src/features/plugin.map
+	$(call say,LD,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -shared -Wl,--version-script=src/features/plugin.map \
+		-o $@ $< $(B)/libctpcodec.a $(CRYPTO_LIBS)
+
+TEST_PLUGINS := $(TEST_PLUGIN_SRC:tests/plugins/%.c=$(B)/tests/plugins/%.so)
+
+$(B)/unit-tests: $(UNIT_SRC:%.c=$(B)/%.o) $(FEATURE_TEST_OBJ) $(B)/libctp.a
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -rdynamic -o $@ $(filter %.o,$^) $(B)/libctp.a \
+		$(call pc_libs,cunit) $(CORE_LIBS)
+
+$(UNIT_SRC:%.c=$(B)/%.o): ALL_CFLAGS += $(call pc_cflags,cunit) -DCTP_TEST_BUILD='"$(B)"'
+
+check-unit: $(B)/unit-tests all $(TEST_PLUGINS)
+	$(call say,TEST,unit)
+	$(Q)$(B)/unit-tests
+
+check-tools: all
+	$(call say,TEST,tools)
+	$(Q)tests/tools/run.sh $(B)
+
+check-ctl: all
+	$(call say,TEST,ctl)
+	$(Q)tests/ctl/run.sh $(B)
+
+check-pcap-writer: all $(B)/unit-tests
+	$(call say,TEST,pcap-writer)
+	$(Q)tests/pcap-writer/run.sh $(B)
+
+check-daemon: all
+	$(call say,TEST,daemon)
+	$(Q)tests/daemon/run.sh $(B)
+
+check-dissector: all
+	$(call say,TEST,dissector)
+	$(Q)tests/dissector/run.sh $(B)
+
+# ---- fuzzing (clang, libFuzzer) -----------------------------------------
+
+FUZZ_SECONDS ?= 600
+FUZZ_SRC := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+
+fuzz:
+	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# ---- install -------------------------------------------------------------
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(DATADIR)
+	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -m 0644 $(PLUGINS:%=$(B)/plugins/%.so) $(DESTDIR)$(PLUGINDIR)
+	install -m 0644 wireshark/cxtp.lua $(DESTDIR)$(DATADIR)
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include tests/vm/vm.mk
