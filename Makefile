@@ -238,10 +238,14 @@ fuzz:
 # ---- install -------------------------------------------------------------
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(PLUGINDIR) $(DESTDIR)$(DATADIR)
-	install -m 0755 $(PROGS) $(DESTDIR)$(BINDIR)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR) $(DESTDIR)$(PLUGINDIR) \
+		$(DESTDIR)$(DATADIR) $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/ctpd $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(B)/ctpctl $(B)/ctpmn $(DESTDIR)$(BINDIR)
 	install -m 0644 $(PLUGINS:%=$(B)/plugins/%.so) $(DESTDIR)$(PLUGINDIR)
-	install -m 0644 wireshark/cxtp.lua $(DESTDIR)$(DATADIR)
+	install -m 0644 wireshark/cxtp.lua conf/ctpd.xsd $(DESTDIR)$(DATADIR)
+	install -m 0644 docs/ctpd.conf.5 $(DESTDIR)$(MANDIR)/man5
+	install -m 0644 docs/ctpd.8 docs/ctpctl.8 $(DESTDIR)$(MANDIR)/man8
 
 clean:
 	rm -rf $(B)

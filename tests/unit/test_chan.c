@@ -339,7 +339,7 @@ cb_fail(struct ctp_chan *c, const char *reason, void *ud)
 	}
 }
 
-static const struct ctp_chan_cb test_cb = { cb_ready, cb_msg, cb_fail };
+static const struct ctp_chan_cb test_cb = { .ready = cb_ready, .msg = cb_msg, .fail = cb_fail };
 
 static void
 fake_addr(struct fake_peer *p, const char *a, uint16_t port)
