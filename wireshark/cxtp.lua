@@ -110,6 +110,13 @@ P.fpt = {
     [0x0002] = { name = "TRANSFER_ID", occurs = "once", min = 8, max = 8, desc = "traces one handover across all nodes", fields = {
       { name = "id", kind = "bytes", size = 8, ref = nil, enum = nil, desc = "transfer id" },
     } },
+    [0x0003] = { name = "STATUS", occurs = "once", min = 4, max = 4, desc = "the source refuses the whole transfer (ctpd extension)", fields = {
+      { name = "code", kind = "u8", size = 1, ref = nil, enum = nil, desc = "status code" },
+      { name = "reserved", kind = "rsv", size = 3, ref = nil, enum = nil, desc = "reserved" },
+    } },
+    [0x0004] = { name = "REQ_SEQ", occurs = "once", min = 4, max = 4, desc = "the sequence number of the CT-Req this CTD answers (ctpd extension)", fields = {
+      { name = "seq", kind = "u32", size = 4, ref = nil, enum = nil, desc = "sequence number" },
+    } },
   } },
   [0xFF01] = { name = "IPSEC_SA", tlv = true, desc = "IPsec security association (PROFILE 6)", tlvs = {
     [0x8001] = { name = "SA_ID", occurs = "required", min = 8, max = 8, desc = "SA lookup and processing identity", fields = {

@@ -30,7 +30,12 @@
 #define CTP_CONF_CONTROL_DEFAULT "/run/ctpd.sock"
 
 enum ctp_role { CTP_ROLE_AR = 0x01, CTP_ROLE_SG = 0x02 };
-enum ctp_backend { CTP_BACKEND_AUTO = 0, CTP_BACKEND_KERNEL, CTP_BACKEND_USRSCTP };
+enum ctp_backend {
+	CTP_BACKEND_AUTO = 0,
+	CTP_BACKEND_KERNEL,
+	CTP_BACKEND_USRSCTP,
+	CTP_BACKEND_MEM,      /* in-process tests only: not in the schema */
+};
 
 struct ctp_conf_peer {
 	char                   *name;

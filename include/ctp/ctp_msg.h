@@ -44,6 +44,8 @@ struct ctp_cdb {
 	const uint8_t *data;     /* after the header and presence vector */
 	size_t         len;      /* octets at data, padding included */
 	size_t         off;      /* offset of the CDB from the start of the message */
+	const uint8_t *raw;      /* decode: the whole CDB as on the wire */
+	size_t         raw_len;
 };
 
 struct ctp_status_ent {

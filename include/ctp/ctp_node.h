@@ -66,6 +66,9 @@ struct ctp_node_handler {
 	/* A peer's channel came up or went down. */
 	void (*peer_up)(struct ctp_peer *p, void *ud);
 	void (*peer_down)(struct ctp_peer *p, void *ud);
+	/* Add members to the replies of the status and stats commands. */
+	void (*describe_status)(struct ctp_val *reply, void *ud);
+	void (*describe_stats)(struct ctp_val *reply, void *ud);
 };
 
 struct ctp_node_stats {
@@ -109,11 +112,19 @@ struct ctp_node_stats *ctp_node_stats(struct ctp_node *n);
 uv_loop_t *ctp_node_loop(struct ctp_node *n);
 uint64_t ctp_node_now(const struct ctp_node *n);   /* loop ms */
 
+/* A plugin linked into the program (tests): like a <plugin> of the
+ * configuration, before ctp_node_start. */
+int ctp_node_add_plugin(struct ctp_node *n, const struct ctp_feature *f,
+    const struct ctp_val *config, struct ctp_err *err);
+
+/* The peer's address as a CXTP address. */
+void ctp_peer_addr(const struct ctp_peer *p, struct ctp_addr *a);
+
 /* Write a message to the node's capture (when one is configured). */
 void ctp_node_capture(struct ctp_node *n, const struct sockaddr *src,
     const struct sockaddr *dst, int proto, const uint8_t *msg, size_t len);
 
-/* The host operations plugins get (log, clock, ...). */
+/* The host operations plugins get (log, clock, commands, peers). */
 const struct ctp_host_ops *ctp_node_host_ops(void);
 
 #endif

@@ -57,6 +57,7 @@ int
 ctp_cdb_next(struct ctp_cur *c, int request, struct ctp_cdb *cdb, struct ctp_err *err)
 {
 	size_t start = c->off, size;
+	const uint8_t *raw = c->p;
 	struct ctp_cur body;
 	uint8_t units, flags;
 	uint16_t fpt;
@@ -91,6 +92,8 @@ ctp_cdb_next(struct ctp_cur *c, int request, struct ctp_cdb *cdb, struct ctp_err
 	cdb->units = units;
 	cdb->flags = flags;
 	cdb->off = start;
+	cdb->raw = raw;
+	cdb->raw_len = size;
 	if (flags & CTP_CDB_P) {
 		if (ctp_cur_u32(&body, &cdb->pv) < 0)
 			return ctp_err_set(err, CTP_E_CDB, start + 3, CTP_ST_MALFORMED_CDB,

@@ -28,6 +28,14 @@ struct ctp_pending {
 	uint8_t             buf[];
 };
 
+#define NODE_MAX_CMDS 32
+
+struct node_cmd {
+	char            name[32];
+	ctp_host_cmd_fn fn;
+	void           *state;
+};
+
 struct ctp_node {
 	uv_loop_t                 *loop;
 	struct ctp_conf           *conf;
@@ -43,6 +51,8 @@ struct ctp_node {
 	struct ctp_node_stats      stats;
 	struct ctp_node_handler    h;
 	void                      *hud;
+	struct node_cmd            cmds[NODE_MAX_CMDS];   /* plugins' control commands */
+	size_t                     ncmds;
 	uint64_t                   started_ms;
 	/* shutting down */
 	int                        stopping;
@@ -65,6 +75,9 @@ ctp_peer_state_name(enum ctp_peer_state s)
 
 /* ---- plugin host operations ------------------------------------------------ */
 
+/* The host a plugin sees is the node itself. */
+#define NODE(host) ((struct ctp_node *)(void *)(host))
+
 static void
 host_log(struct ctp_host *host, int level, const char *func, const char *msg)
 {
@@ -75,19 +88,101 @@ host_log(struct ctp_host *host, int level, const char *func, const char *msg)
 static uint64_t
 host_now_ms(struct ctp_host *host)
 {
-	return uv_now((uv_loop_t *)host);
+	return uv_now(NODE(host)->loop);
+}
+
+/* Plugins register their commands while they load, before the control
+ * socket exists: the node keeps them and registers them at start. */
+static int
+host_ctl_trampoline(const struct ctp_val *req, struct ctp_val *reply, void *ud,
+    struct ctp_err *err)
+{
+	struct node_cmd *c = ud;
+
+	return c->fn(c->state, req, reply, err);
+}
+
+static int
+host_register_cmd(struct ctp_host *host, const char *name, ctp_host_cmd_fn fn, void *state)
+{
+	struct ctp_node *n = NODE(host);
+	struct node_cmd *c;
+
+	for (size_t i = 0; i < n->ncmds; i++)
+		if (strcmp(n->cmds[i].name, name) == 0)
+			return CTP_E_EXIST;
+	if (n->ncmds == NODE_MAX_CMDS || strlen(name) >= sizeof c->name)
+		return CTP_E_LIMIT;
+	c = &n->cmds[n->ncmds++];
+	snprintf(c->name, sizeof c->name, "%s", name);
+	c->fn = fn;
+	c->state = state;
+	if (n->ctl)
+		return ctp_ctl_register(n->ctl, c->name, host_ctl_trampoline, c);
+	return 0;
+}
+
+static const char *
+host_node_name(struct ctp_host *host)
+{
+	return NODE(host)->conf->node_name;
+}
+
+static size_t
+host_node_addrs(struct ctp_host *host, struct ctp_addr *out, size_t max)
+{
+	const struct ctp_conf *c = NODE(host)->conf;
+	size_t i;
+
+	for (i = 0; i < c->naddrs && i < max; i++)
+		out[i] = c->addrs[i];
+	return i;
+}
+
+static int
+host_peer_info(struct ctp_host *host, const char *name, struct ctp_addr *addr, unsigned *roles)
+{
+	struct ctp_peer *p = ctp_node_peer(NODE(host), name);
+
+	if (!p)
+		return CTP_E_NOTFOUND;
+	if (addr)
+		ctp_peer_addr(p, addr);
+	if (roles)
+		*roles = p->conf.roles;
+	return 0;
+}
+
+static const char *
+host_peer_by_addr(struct ctp_host *host, const struct ctp_addr *addr)
+{
+	struct ctp_peer *p = ctp_node_peer_by_addr(NODE(host), addr);
+
+	return p ? p->conf.name : NULL;
 }
 
 static const struct ctp_host_ops host_ops = {
 	.size = sizeof(struct ctp_host_ops),
 	.log = host_log,
 	.now_ms = host_now_ms,
+	.register_cmd = host_register_cmd,
+	.node_name = host_node_name,
+	.node_addrs = host_node_addrs,
+	.peer_info = host_peer_info,
+	.peer_by_addr = host_peer_by_addr,
 };
 
 const struct ctp_host_ops *
 ctp_node_host_ops(void)
 {
 	return &host_ops;
+}
+
+int
+ctp_node_add_plugin(struct ctp_node *n, const struct ctp_feature *f, const struct ctp_val *config,
+    struct ctp_err *err)
+{
+	return ctp_registry_add(n->reg, f, config, err);
 }
 
 /* ---- small helpers ------------------------------------------------------- */
@@ -713,6 +808,12 @@ ctp_node_peer(struct ctp_node *n, const char *name)
 	return NULL;
 }
 
+void
+ctp_peer_addr(const struct ctp_peer *p, struct ctp_addr *a)
+{
+	sa_to_addr(&p->conf.addr, a);
+}
+
 struct ctp_peer *
 ctp_node_peer_by_addr(struct ctp_node *n, const struct ctp_addr *a)
 {
@@ -848,14 +949,24 @@ ctp_node_new(uv_loop_t *loop, struct ctp_conf *conf, struct ctp_node **out, stru
 		n->tr_ops = &ctp_tr_usrsctp;
 		snprintf(n->tr_why, sizeof n->tr_why, "configured");
 		break;
+	case CTP_BACKEND_MEM:
+		n->tr_ops = &ctp_tr_mem;
+		snprintf(n->tr_why, sizeof n->tr_why, "in-memory wire (tests)");
+		break;
 	default:
 		n->tr_ops = ctp_tr_pick(n->tr_why, sizeof n->tr_why);
 	}
-	if ((n->reg = ctp_registry_new(&host_ops, (struct ctp_host *)loop)) == NULL) {
+	if ((n->reg = ctp_registry_new(&host_ops, (struct ctp_host *)(void *)n)) == NULL) {
 		free(n);
 		ctp_conf_free(conf);
 		return ctp_err_set(err, CTP_E_NOMEM, 0, 0, "out of memory");
 	}
+	/* peers first: plugins may ask about them while they initialise */
+	for (size_t i = 0; i < conf->npeers; i++)
+		if ((rc = peer_add(n, &conf->peers[i])) < 0) {
+			ctp_err_set(err, rc, 0, 0, "out of memory");
+			goto fail;
+		}
 	for (size_t i = 0; i < conf->nplugins; i++) {
 		const struct ctp_conf_plugin *pl = &conf->plugins[i];
 		char path[4096], dirbuf[4096];
@@ -870,11 +981,6 @@ ctp_node_new(uv_loop_t *loop, struct ctp_conf *conf, struct ctp_node **out, stru
 			goto fail;
 		log_info("plugin %s loaded from %s", pl->name, path);
 	}
-	for (size_t i = 0; i < conf->npeers; i++)
-		if ((rc = peer_add(n, &conf->peers[i])) < 0) {
-			ctp_err_set(err, rc, 0, 0, "out of memory");
-			goto fail;
-		}
 	*out = n;
 	return 0;
 fail:
@@ -923,6 +1029,8 @@ ctp_node_start(struct ctp_node *n, struct ctp_err *err)
 		if ((rc = ctp_ctl_open(n->loop, c->control, c->limits.control_clients, &n->ctl, err)) < 0)
 			return rc;
 		node_register_commands(n);
+		for (size_t i = 0; i < n->ncmds; i++)
+			ctp_ctl_register(n->ctl, n->cmds[i].name, host_ctl_trampoline, &n->cmds[i]);
 	}
 	if ((rc = n->tr_ops->open(n->loop, &tc, &tr_cb, n, &n->tr, err)) < 0)
 		return rc;
@@ -1069,6 +1177,8 @@ cmd_status(const struct ctp_val *req, struct ctp_val *r, void *ud, struct ctp_er
 	ctp_val_set_str(r, "backend_reason", n->tr_why);
 	ctp_val_set_u64(r, "peers", n->npeers);
 	ctp_val_set_u64(r, "peers_up", up);
+	if (n->h.describe_status)
+		n->h.describe_status(r, n->hud);
 	return ctp_val_obj_set(r, "plugins", pl);
 }
 
@@ -1134,6 +1244,8 @@ cmd_stats(const struct ctp_val *req, struct ctp_val *r, void *ud, struct ctp_err
 	ctp_val_set_u64(r, "handshake_failures", n->stats.handshake_failures);
 	ctp_val_obj_set(r, "rejections", rej);
 	ctp_val_set_u64(r, "decode_errors", n->stats.decode_errors);
+	if (n->h.describe_stats)
+		n->h.describe_stats(r, n->hud);
 	return ctp_val_set_u64(r, "send_failures", n->stats.send_failures);
 }
 

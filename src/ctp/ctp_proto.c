@@ -134,6 +134,13 @@ static const struct ctp_tlv_field fields_CONTROL_NOTIFY_KEY[] = {
 static const struct ctp_tlv_field fields_CONTROL_TRANSFER_ID[] = {
 	{ "id", CTP_FK_BYTES, 8, -1, NULL, "transfer id" },
 };
+static const struct ctp_tlv_field fields_CONTROL_STATUS[] = {
+	{ "code", CTP_FK_U8, 1, -1, NULL, "status code" },
+	{ "reserved", CTP_FK_RSV, 3, -1, NULL, "reserved" },
+};
+static const struct ctp_tlv_field fields_CONTROL_REQ_SEQ[] = {
+	{ "seq", CTP_FK_U32, 4, -1, NULL, "sequence number" },
+};
 static const struct ctp_tlv_field fields_IPSEC_SA_SA_ID[] = {
 	{ "spi", CTP_FK_U32, 4, -1, NULL, "security parameter index" },
 	{ "protocol", CTP_FK_U8, 1, -1, enum_ipproto, "IP protocol: 50 ESP, 51 AH" },
@@ -267,6 +274,8 @@ static const struct ctp_tlv_field fields_IPSEC_PROFILE_USER_ID[] = {
 static const struct ctp_tlv_def tlvs_CONTROL[] = {
 	{ 0x0001, "NOTIFY_KEY", CTP_OCC_ONCE, 32, 32, "K_n for the CTN tag", fields_CONTROL_NOTIFY_KEY, 1 },
 	{ 0x0002, "TRANSFER_ID", CTP_OCC_ONCE, 8, 8, "traces one handover across all nodes", fields_CONTROL_TRANSFER_ID, 1 },
+	{ 0x0003, "STATUS", CTP_OCC_ONCE, 4, 4, "the source refuses the whole transfer (ctpd extension)", fields_CONTROL_STATUS, 2 },
+	{ 0x0004, "REQ_SEQ", CTP_OCC_ONCE, 4, 4, "the sequence number of the CT-Req this CTD answers (ctpd extension)", fields_CONTROL_REQ_SEQ, 1 },
 };
 static const struct ctp_tlv_def tlvs_IPSEC_SA[] = {
 	{ 0x8001, "SA_ID", CTP_OCC_REQUIRED, 8, 8, "SA lookup and processing identity", fields_IPSEC_SA_SA_ID, 5 },

@@ -40,7 +40,7 @@ fuzz_msg_now(struct ctp_host *h)
 	return 0;
 }
 
-static const struct ctp_host_ops fuzz_msg_ops = { sizeof fuzz_msg_ops, fuzz_msg_log, fuzz_msg_now };
+static const struct ctp_host_ops fuzz_msg_ops = { .size = sizeof fuzz_msg_ops, .log = fuzz_msg_log, .now_ms = fuzz_msg_now };
 static struct ctp_host fuzz_msg_host;
 static struct ctp_registry *fuzz_msg_reg;
 static struct ctp_msg *fuzz_msg_m;

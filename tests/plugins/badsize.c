@@ -5,6 +5,8 @@
 
 static const uint16_t fpts[] = { 0x7f0d };
 const struct ctp_feature ctp_feature = {
-	CTP_FEATURE_ABI_VERSION, sizeof(struct ctp_feature) - sizeof(void *), TP_NAME, "0.0-test",
-	fpts, 1, tp_init, tp_fini, tp_check, tp_describe, tp_build
+	.abi_version = CTP_FEATURE_ABI_VERSION, .size = sizeof(struct ctp_feature) - sizeof(void *),
+	.name = TP_NAME, .version = "0.0-test", .fpts = fpts, .nfpts = 1,
+	.init = tp_init, .fini = tp_fini, .cdb_check = tp_check, .cdb_describe = tp_describe,
+	.cdb_build = tp_build,
 };

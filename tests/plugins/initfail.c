@@ -14,6 +14,8 @@ initfail_init(const struct ctp_host_ops *ops, struct ctp_host *host,
 
 static const uint16_t fpts[] = { 0x7f0f };
 const struct ctp_feature ctp_feature = {
-	CTP_FEATURE_ABI_VERSION, sizeof(struct ctp_feature), TP_NAME, "0.0-test",
-	fpts, 1, initfail_init, tp_fini, tp_check, tp_describe, tp_build
+	.abi_version = CTP_FEATURE_ABI_VERSION, .size = sizeof(struct ctp_feature),
+	.name = TP_NAME, .version = "0.0-test", .fpts = fpts, .nfpts = 1,
+	.init = initfail_init, .fini = tp_fini, .cdb_check = tp_check, .cdb_describe = tp_describe,
+	.cdb_build = tp_build,
 };

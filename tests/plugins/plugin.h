@@ -109,8 +109,10 @@ tp_build(void *state, uint16_t fpt, const struct ctp_val *obj, struct ctp_wbuf *
 }
 
 /* A well-formed descriptor over the operations above. */
-#define TP_FEATURE(fpts, nfpts) {                                             \
-	CTP_FEATURE_ABI_VERSION, sizeof(struct ctp_feature), TP_NAME, "0.0-test", \
-	fpts, nfpts, tp_init, tp_fini, tp_check, tp_describe, tp_build }
+#define TP_FEATURE(fpts_, nfpts_) {                                           \
+	.abi_version = CTP_FEATURE_ABI_VERSION, .size = sizeof(struct ctp_feature), \
+	.name = TP_NAME, .version = "0.0-test", .fpts = fpts_, .nfpts = nfpts_,   \
+	.init = tp_init, .fini = tp_fini, .cdb_check = tp_check,                   \
+	.cdb_describe = tp_describe, .cdb_build = tp_build }
 
 #endif

@@ -53,7 +53,7 @@ host_now(struct ctp_host *h)
 	return 0;
 }
 
-static const struct ctp_host_ops ops = { sizeof ops, host_log, host_now };
+static const struct ctp_host_ops ops = { .size = sizeof ops, .log = host_log, .now_ms = host_now };
 static struct ctp_host host;
 
 struct stats {

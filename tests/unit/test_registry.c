@@ -58,7 +58,7 @@ host_now(struct ctp_host *h)
 	return 1000;
 }
 
-static const struct ctp_host_ops ops = { sizeof ops, host_log, host_now };
+static const struct ctp_host_ops ops = { .size = sizeof ops, .log = host_log, .now_ms = host_now };
 
 /* Index of the first log line containing s after from, or -1. */
 static int
@@ -289,7 +289,12 @@ test_refused_plugins(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(r);
 	log_reset();
-	refused(r, "badabi", CTP_E_ABI, "ABI version 2");
+	{
+		char says[64];
+
+		snprintf(says, sizeof says, "ABI version %d", CTP_FEATURE_ABI_VERSION + 1);
+		refused(r, "badabi", CTP_E_ABI, says);
+	}
 	refused(r, "badsize", CTP_E_ABI, "descriptor is");
 	refused(r, "noop", CTP_E_PLUGIN, "operation is missing");
 	refused(r, "nosym", CTP_E_PLUGIN, "ctp_feature");
@@ -470,8 +475,9 @@ static struct ctp_feature
 builtin(const char *name, const uint16_t *fpts, size_t nfpts)
 {
 	struct ctp_feature f = {
-		CTP_FEATURE_ABI_VERSION, sizeof f, name, "0", fpts, nfpts,
-		bi_init, bi_fini, bi_check, bi_describe, bi_build,
+		.abi_version = CTP_FEATURE_ABI_VERSION, .size = sizeof f, .name = name,
+		.version = "0", .fpts = fpts, .nfpts = nfpts, .init = bi_init, .fini = bi_fini,
+		.cdb_check = bi_check, .cdb_describe = bi_describe, .cdb_build = bi_build,
 	};
 
 	return f;

@@ -140,6 +140,10 @@ struct sample {
 static const struct sample samples[] = {
 	{ 0xff00, 0x0001, K32 },
 	{ 0xff00, 0x0002, "0102030405060708" },
+	/* STATUS: refused, authorization failed */
+	{ 0xff00, 0x0003, "03 000000" },
+	/* REQ_SEQ */
+	{ 0xff00, 0x0004, "12345678" },
 	/* SA_ID: SPI, ESP, tunnel, in, ESN | anti-replay */
 	{ 0xff01, 0x8001, "c0ffee01 32 02 01 05" },
 	/* ENDPOINTS IPv4: type 3, local moves */
