@@ -104,7 +104,7 @@ GENERATED := include/ctp/ctp_proto.h src/ctp/ctp_proto.c wireshark/cxtp.lua
 # ---- top-level targets ---------------------------------------------------
 
 .PHONY: all check check-unit check-proto check-tools check-dissector check-ctl \
-	check-pcap-writer check-daemon demo bench fuzz \
+	check-pcap-writer check-mn check-daemon demo bench fuzz \
 	install clean deps proto check-deps tests
 
 all: $(B)/libctp.a $(PROGS) $(PLUGINS:%=$(B)/plugins/%.so)
@@ -114,8 +114,8 @@ all: $(B)/libctp.a $(PROGS) $(PLUGINS:%=$(B)/plugins/%.so)
 check: deps
 	$(Q)$(MAKE) --no-print-directory tests
 
-tests: all check-proto check-unit check-tools check-ctl check-pcap-writer check-daemon \
-	check-dissector
+tests: all check-proto check-unit check-tools check-ctl check-pcap-writer check-mn \
+	check-daemon check-dissector
 	@echo "make check: all test groups passed"
 
 demo: deps
@@ -217,6 +217,10 @@ check-ctl: all
 check-pcap-writer: all $(B)/unit-tests
 	$(call say,TEST,pcap-writer)
 	$(Q)tests/pcap-writer/run.sh $(B)
+
+check-mn: all
+	$(call say,TEST,mn)
+	$(Q)tests/mn/run.sh $(B)
 
 check-daemon: all
 	$(call say,TEST,daemon)

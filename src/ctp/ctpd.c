@@ -22,7 +22,9 @@
 #include <libxml/parser.h>
 
 #include "ctp/ctp_conf.h"
+#include "ctp/ctp_engine.h"
 #include "ctp/ctp_log.h"
+#include "ctp/ctp_mnio.h"
 #include "ctp/ctp_node.h"
 
 #ifndef CTP_SYSCONFDIR
@@ -55,6 +57,8 @@ static const char usage[] =
 struct daemon {
 	uv_loop_t        loop;
 	struct ctp_node *node;
+	struct ctp_engine *engine;
+	struct ctp_mnio  *mnio;
 	const char      *conf_path;
 	const char      *pcap;
 	int              debug;
@@ -103,6 +107,47 @@ node_stopped(void *arg)
 	log_notice("stopped");
 }
 
+/* Transfers end first (their plugins hear the outcome), then the MN link,
+ * then the node with its associations. */
+static void
+stop_all(struct daemon *d)
+{
+	ctp_engine_free(d->engine);
+	d->engine = NULL;
+	if (d->mnio) {
+		ctp_mnio_close(d->mnio);
+		d->mnio = NULL;
+	}
+	if (d->node)
+		ctp_node_stop(d->node, node_stopped, d);
+}
+
+static int
+mn_send(void *io, const struct sockaddr *to, enum ctp_mnio_carrier carrier, const uint8_t *msg,
+    size_t len)
+{
+	return ctp_mnio_send(io, to, carrier, msg, len);
+}
+
+/* The engine and the link to mobile nodes, once the node runs. */
+static int
+start_engine(struct daemon *d, const struct ctp_conf *c, struct ctp_err *err)
+{
+	struct ctp_mnio_cfg mc = { .icmp = c->mn_icmp, .udp_port = c->mn_udp_port };
+	struct ctp_engine_mn_ops ops = { .send = mn_send };
+	int rc;
+
+	if ((rc = ctp_engine_new(d->node, &d->engine, err)) < 0)
+		return rc;
+	if (!(c->roles & CTP_ROLE_AR) || (!mc.icmp && !mc.udp_port))
+		return 0;   /* SGs and ARs without mobile nodes have no MN link */
+	if ((rc = ctp_mnio_open(&d->loop, &mc, ctp_engine_mn_input, d->engine, &d->mnio, err)) < 0)
+		return rc;
+	ops.io = d->mnio;
+	ctp_engine_set_mn_ops(d->engine, &ops);
+	return 0;
+}
+
 static void
 on_signal(uv_signal_t *s, int signum)
 {
@@ -127,8 +172,7 @@ on_signal(uv_signal_t *s, int signum)
 		return;
 	d->stopping = 1;
 	log_notice("%s: stopping", signum == SIGTERM ? "SIGTERM" : "SIGINT");
-	if (d->node)
-		ctp_node_stop(d->node, node_stopped, d);
+	stop_all(d);
 }
 
 /* Detach; the parent waits on a pipe for the child's verdict on start-up. */
@@ -280,10 +324,13 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	uv_loop_init(&d.loop);
 	if (ctp_node_new(&d.loop, conf, &d.node, &err) < 0 ||
-	    ctp_node_start(d.node, &err) < 0) {
+	    start_engine(&d, conf, &err) < 0 || ctp_node_start(d.node, &err) < 0) {
 		snprintf(line, sizeof line, "%s", err.what);
 		log_err("start-up failed: %s", line);
 		report_startup(report_fd, line);
+		ctp_engine_free(d.engine);
+		if (d.mnio)
+			ctp_mnio_close(d.mnio);
 		if (d.node) {
 			ctp_node_stop(d.node, NULL, NULL);
 			d.node = NULL;

@@ -31,6 +31,13 @@ static const char usage[] =
 "  transfers [--json]  context transfers, live and recent, with their steps\n"
 "  stats [--json]      message, byte, handshake, rejection and transfer counters\n"
 "  plugins [--json]    the feature plugins loaded, with their FPTs\n"
+"  trigger push|pull|move MN PEER [--fpt FPT]...\n"
+"                      start a transfer on a network trigger: push (at pAR,\n"
+"                      predictive, to nAR PEER), pull (at nAR, reactive, from\n"
+"                      pAR PEER), move (at an SG, to the SG PEER)\n"
+"  mn-key set MN KEY | del MN | list | load FILE\n"
+"                      the MN-pAR keys (hex, 20 or 32 octets); load takes the\n"
+"                      JSON array `ctpmn keys` prints; keys are never shown\n"
 "  call CMD [JSON-ARGS]\n"
 "                      send any command (arguments as one JSON object) and\n"
 "                      print the reply as JSON\n"
@@ -99,6 +106,8 @@ main(int argc, char **argv)
 		{ "stats", ctpctl_stats },
 		{ "plugins", ctpctl_plugins },
 		{ "call", ctpctl_call },
+		{ "trigger", ctpctl_trigger },
+		{ "mn-key", ctpctl_mn_key },
 	};
 
 	ctp_log_open("ctpctl", CTP_LOG_STDERR, CTP_LOG_WARN);

@@ -99,8 +99,6 @@
 #define CTPCTL_SOCKET_DEFAULT "/run/ctpd.sock"
 #define CTPCTL_TIMEOUT_MS     5000
 
-enum { CTPCTL_EXIT_OK = 0, CTPCTL_EXIT_ERROR = 1, CTPCTL_EXIT_USAGE = 2,
-    CTPCTL_EXIT_NODAEMON = 3 };
 
 const char *ctpctl_socket;
 
@@ -598,7 +596,7 @@ ctpctl_drop(struct ctp_val *obj, const char *key)
  * Send req (consumed) and return the exit status: *reply is set when the
  * daemon said "ok": true; otherwise the reason is on standard error.
  */
-static int
+int
 ctpctl_ask(const char *cmd, struct ctp_val *req, struct ctp_val **reply)
 {
 	const char *path = ctpctl_socket_path();
@@ -629,7 +627,7 @@ ctpctl_ask(const char *cmd, struct ctp_val *req, struct ctp_val **reply)
 	return CTPCTL_EXIT_OK;
 }
 
-static int
+int
 ctpctl_print_json(const struct ctp_val *v)
 {
 	if (ctp_json_write(v, stdout, CTP_JSON_PRETTY) < 0) {
@@ -640,7 +638,7 @@ ctpctl_print_json(const struct ctp_val *v)
 	return CTPCTL_EXIT_OK;
 }
 
-static struct ctp_val *
+struct ctp_val *
 ctpctl_request(const char *cmd)
 {
 	struct ctp_val *req = ctp_val_obj();
