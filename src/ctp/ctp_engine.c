@@ -156,6 +156,7 @@ struct ctp_engine {
 	struct hist              hist[HISTORY];
 	size_t                   nhist, hist_next;
 	struct ctp_engine_stats  st;
+	uint64_t                 held;     /* transfers in XS_HELD (cached pushes) */
 	struct ctp_msg          *m;        /* scratch: one message being built */
 	uint8_t                 *out;      /* scratch: its octets */
 	uint8_t                 *ctl;      /* scratch: a control CDB */
@@ -200,6 +201,7 @@ xfer_state(struct xfer *x, enum xstate s, const char *event)
 
 	snprintf(who, sizeof who, "mn=%s id=%s", x->mnstr, x->idstr);
 	ctp_log_state("transfer", who, state_names[x->state], state_names[s], event);
+	x->e->held += (s == XS_HELD) - (x->state == XS_HELD);
 	x->state = s;
 	if (x->nsteps < MAX_STEPS) {
 		x->steps[x->nsteps].state = (uint8_t)s;
@@ -235,9 +237,15 @@ xfer_new(struct ctp_engine *e, const struct ctp_addr *mn, enum xrole role, const
 	struct xfer *x;
 	uint64_t id = 0;
 
-	if (e->st.live >= e->conf->limits.transfers) {
-		log_warn("mn %s: %llu transfers live, the limit: refused", "?",
-		    (unsigned long long)e->st.live);
+	char mnstr[CTP_ADDRSTRLEN];
+	struct ctp_peer *p = peer ? ctp_node_peer(e->node, peer) : NULL;
+
+	if (e->st.live >= e->conf->limits.transfers || (p && (uintptr_t)p->engine >=
+	    e->conf->limits.transfers_per_peer)) {
+		log_warn("mn %s: %llu transfers live (%lu with %s): a limit: refused",
+		    ctp_addr_fmt(mn, mnstr, sizeof mnstr), (unsigned long long)e->st.live,
+		    p ? (unsigned long)(uintptr_t)p->engine : 0UL, peer ? peer : "no peer");
+		e->st.refused++;
 		return NULL;
 	}
 	if ((x = calloc(1, sizeof *x)) == NULL)
@@ -258,6 +266,8 @@ xfer_new(struct ctp_engine *e, const struct ctp_addr *mn, enum xrole role, const
 		x->slot[i] = NULL;
 	uv_timer_init(ctp_node_loop(e->node), &x->timer);
 	x->timer.data = x;
+	if (p)   /* the peer's live transfers, counted in its engine slot */
+		p->engine = (void *)((uintptr_t)p->engine + 1);
 	e->st.live++;
 	e->st.started++;
 	log_info("transfer mn=%s id=%s: %s with %s", x->mnstr, x->idstr, role_names[role],
@@ -713,6 +723,12 @@ xfer_end(struct xfer *x, const char *outcome)
 	uv_timer_stop(&x->timer);
 	(void)ctp_amap_del(&e->live, &x->mn, 0);
 	e->st.live--;
+	if (x->peer[0]) {
+		struct ctp_peer *p = ctp_node_peer(e->node, x->peer);
+
+		if (p && p->engine)
+			p->engine = (void *)((uintptr_t)p->engine - 1);
+	}
 	uv_close((uv_handle_t *)&x->timer, xfer_freed);
 }
 
@@ -1651,8 +1667,18 @@ on_ctd(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 	}
 	/* no transfer: a push (PCTD) from an AR, or a relay (CTD) to an SG */
 	if (m->type == CTP_MSG_PCTD && (p->conf.roles & CTP_ROLE_AR)) {
-		if ((x = xfer_new(e, &m->mn_prev, XR_NAR, p->conf.name)) == NULL)
+		if (e->held >= e->conf->limits.cached_pctd) {
+			log_warn("mn %s: %llu pushed contexts held already (the limit): refused",
+			    ctp_addr_fmt(&m->mn_prev, (char[CTP_ADDRSTRLEN]){ 0 }, CTP_ADDRSTRLEN),
+			    (unsigned long long)e->held);
+			e->st.refused++;
+			refuse_ctd(e, p, m, CTP_ST_NO_RESOURCES);
 			return;
+		}
+		if ((x = xfer_new(e, &m->mn_prev, XR_NAR, p->conf.name)) == NULL) {
+			refuse_ctd(e, p, m, CTP_ST_NO_RESOURCES);
+			return;
+		}
 		sink_control(x, m, &refused, &seq_ok);
 		if (refused || sink_take(x, m)) {
 			xfer_end(x, "refused");
@@ -1745,6 +1771,16 @@ on_peer_msg(struct ctp_peer *p, const struct ctp_msg *m, const uint8_t *raw, siz
 
 	(void)raw;
 	(void)len;
+	if (m->ncdb > e->conf->limits.cdbs_per_message) {
+		log_warn("peer %s: %s with %zu CDBs (the limit is %u): refused", p->conf.name,
+		    ctp_msg_name(m->type), m->ncdb, e->conf->limits.cdbs_per_message);
+		e->st.refused++;
+		if (m->type == CTP_MSG_CTD || m->type == CTP_MSG_PCTD)
+			refuse_ctd(e, p, m, CTP_ST_NO_RESOURCES);
+		else if (m->type == CTP_MSG_CTREQ)
+			send_refusal(e, p->conf.name, &m->mn_prev, m->seq, CTP_ST_NO_RESOURCES);
+		return;
+	}
 	switch (m->type) {
 	case CTP_MSG_CTREQ: on_ctreq(e, p, m); break;
 	case CTP_MSG_CTD:
@@ -2309,20 +2345,11 @@ ctp_engine_set_mn_ops(struct ctp_engine *e, const struct ctp_engine_mn_ops *ops)
 	e->mn = *ops;
 }
 
-static void
-count_held(const struct ctp_addr *a, uint32_t tag, void *val, void *arg)
-{
-	(void)a;
-	(void)tag;
-	*(uint64_t *)arg += ((struct xfer *)val)->state == XS_HELD;
-}
-
 void
 ctp_engine_stats(const struct ctp_engine *e, struct ctp_engine_stats *out)
 {
 	*out = e->st;
-	out->held = 0;
-	ctp_amap_each(&e->live, count_held, &out->held);
+	out->held = e->held;
 }
 
 struct endall {

@@ -51,6 +51,7 @@ static struct {
 	size_t             nto_mn;
 	int                stopped;
 	int                fallback;   /* NR sends what S2' refuses to S1' */
+	struct ctp_conf_limits lim[NNODES];   /* nonzero members override */
 } T;
 
 static int
@@ -97,6 +98,12 @@ mkconf(int i, unsigned handover_ms)
 	c->timers.reconnect_ms = 50;
 	c->timers.request_rate = 1000;
 	c->log_level = CTP_LOG_WARN;
+	if (T.lim[i].transfers_per_peer)
+		c->limits.transfers_per_peer = T.lim[i].transfers_per_peer;
+	if (T.lim[i].cached_pctd)
+		c->limits.cached_pctd = T.lim[i].cached_pctd;
+	if (T.lim[i].cdbs_per_message)
+		c->limits.cdbs_per_message = T.lim[i].cdbs_per_message;
 	for (size_t k = 0; k < sizeof links / sizeof links[0]; k++) {
 		int other = links[k][0] == i ? links[k][1] : links[k][1] == i ? links[k][0] : -1;
 		struct ctp_conf_peer *p;
@@ -185,9 +192,12 @@ start(unsigned handover_ms)
 	struct ctp_err err = { 0 };
 
 	int fallback = T.fallback;
+	struct ctp_conf_limits lim[NNODES];
 
+	memcpy(lim, T.lim, sizeof lim);
 	memset(&T, 0, sizeof T);
 	T.fallback = fallback;
+	memcpy(T.lim, lim, sizeof lim);
 	uv_loop_init(&T.loop);
 	ctp_mem_wire_clear();
 	ctp_log_open("test", CTP_LOG_STDERR, getenv("CTP_TEST_VERBOSE") ? CTP_LOG_DEBUG : CTP_LOG_ERR);
@@ -490,6 +500,16 @@ push(int from, int to)
 	CU_ASSERT(ctp_engine_trigger(T.eng[from], &t, &err) == 0);
 }
 
+/* PR has only the first push live (mn2's has ended). */
+static int
+quiet_pr(void)
+{
+	struct ctp_engine_stats st;
+
+	ctp_engine_stats(T.eng[PR], &st);
+	return st.live == 1 && st.started == 2;
+}
+
 static int
 nr_holds(void)
 {
@@ -635,6 +655,74 @@ test_bad_token_reactive(void)
 	stop();
 }
 
+/* Limits: what a peer can make a node hold is bounded, and a refusal
+ * moves nothing. */
+static void
+test_limit_cdbs(void)
+{
+	T.lim[NR].cdbs_per_message = 2;   /* the CTD carries control + 3 contexts */
+	start(2000);
+	ctar_to(NR, PR, 6001, 1);
+	run_until(got_ctaa, 5000);
+	CU_ASSERT_EQUAL(last_ctaa_failures(), 1);
+	CU_ASSERT_EQUAL(kv_get(T.kv[S1], &T.mn, "s1:a"), KV_ACTIVE);
+	CU_ASSERT_EQUAL(kv_get(T.kv[PR], &T.mn, "pr:c"), KV_ACTIVE);
+	CU_ASSERT_EQUAL(kv_count(T.kv[NR], &T.mn), 0);
+	assert_balanced();
+	stop();
+	memset(T.lim, 0, sizeof T.lim);
+}
+
+static void
+test_limit_per_peer(void)
+{
+	struct ctp_addr mn2;
+	struct ctp_engine_stats st;
+
+	T.lim[PR].transfers_per_peer = 1;
+	start(2000);
+	(void)ctp_addr_parse(&mn2, "192.0.2.11");
+	CU_ASSERT(ctp_engine_mn_key_set(T.eng[PR], &mn2, mn_key, sizeof mn_key) == 0);
+	push(PR, NR);                     /* one transfer with nr, held there */
+	run_until(nr_holds, 3000);
+	{
+		struct ctp_trigger t = { .kind = CTP_TRIGGER_PUSH, .mn = mn2, .peer = "nr" };
+		struct ctp_err err = { 0 };
+
+		CU_ASSERT(ctp_engine_trigger(T.eng[PR], &t, &err) < 0);   /* the second: refused */
+	}
+	ctp_engine_stats(T.eng[PR], &st);
+	CU_ASSERT(st.refused >= 1);
+	stop();
+	memset(T.lim, 0, sizeof T.lim);
+}
+
+static void
+test_limit_cached_pctd(void)
+{
+	struct ctp_addr mn2;
+	struct ctp_trigger t = { .kind = CTP_TRIGGER_PUSH, .peer = "nr" };
+	struct ctp_err err = { 0 };
+	struct ctp_engine_stats st;
+
+	T.lim[NR].cached_pctd = 1;
+	start(2000);
+	(void)ctp_addr_parse(&mn2, "192.0.2.11");
+	kv_add(T.kv[PR], &mn2, "pr:d", 4);
+	CU_ASSERT(ctp_engine_mn_key_set(T.eng[PR], &mn2, mn_key, sizeof mn_key) == 0);
+	push(PR, NR);
+	run_until(nr_holds, 3000);
+	t.mn = mn2;
+	CU_ASSERT(ctp_engine_trigger(T.eng[PR], &t, &err) == 0);
+	run_until(quiet_pr, 3000);
+	ctp_engine_stats(T.eng[NR], &st);
+	CU_ASSERT_EQUAL(st.held, 1);
+	/* NR refused the second push: PR took mn2's context back */
+	CU_ASSERT_EQUAL(kv_get(T.kv[PR], &mn2, "pr:d"), KV_ACTIVE);
+	stop();
+	memset(T.lim, 0, sizeof T.lim);
+}
+
 CTP_TEST_SUITE(engine, NULL, NULL,
 	CTP_TEST(test_reactive_chain),
 	CTP_TEST(test_refused_everywhere),
@@ -650,4 +738,7 @@ CTP_TEST_SUITE(engine, NULL, NULL,
 	CTP_TEST(test_reactive_pull_early_ctar),
 	CTP_TEST(test_unknown_mn),
 	CTP_TEST(test_bad_token_reactive),
+	CTP_TEST(test_limit_cdbs),
+	CTP_TEST(test_limit_per_peer),
+	CTP_TEST(test_limit_cached_pctd),
 );
