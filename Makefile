@@ -104,7 +104,7 @@ GENERATED := include/ctp/ctp_proto.h src/ctp/ctp_proto.c wireshark/cxtp.lua
 # ---- top-level targets ---------------------------------------------------
 
 .PHONY: all check check-unit check-proto check-tools check-dissector check-ctl \
-	check-pcap-writer check-mn check-daemon demo bench fuzz \
+	check-pcap-writer check-mn check-daemon check-netns demo bench fuzz \
 	install clean deps proto check-deps tests
 
 all: $(B)/libctp.a $(PROGS) $(PLUGINS:%=$(B)/plugins/%.so)
@@ -115,7 +115,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory tests
 
 tests: all check-proto check-unit check-tools check-ctl check-pcap-writer check-mn \
-	check-daemon check-dissector
+	check-daemon check-netns check-dissector
 	@echo "make check: all test groups passed"
 
 demo: deps
@@ -159,9 +159,15 @@ $(B)/ctpctl: $(ctpctl_SRC:%.c=$(B)/%.o) $(B)/libctp.a
 	$(call say,LD,$@)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libctp.a $(CORE_LIBS)
 
-$(B)/ctpmn: $(ctpmn_SRC:%.c=$(B)/%.o) $(B)/libctp.a
+# The IPsec feature without its descriptor, for programs that run ESP
+# themselves (ctpmn esp, tests/esp/gw.c).
+$(B)/libctpipsec.a: $(patsubst %.c,$(B)/%.o,$(filter-out %_plugin.c,$(ipsec_SRC)))
+	$(call say,AR,$@)
+	$(Q)rm -f $@ && $(AR) rcs $@ $^
+
+$(B)/ctpmn: $(ctpmn_SRC:%.c=$(B)/%.o) $(B)/libctpipsec.a $(B)/libctp.a
 	$(call say,LD,$@)
-	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libctp.a $(CORE_LIBS)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(filter %.o,$^) $(B)/libctpipsec.a $(B)/libctp.a $(CORE_LIBS)
 
 # Plugins: only the descriptor is exported (the codec is linked in, hidden).
 define plugin_rule
@@ -225,6 +231,10 @@ check-mn: all
 check-daemon: all
 	$(call say,TEST,daemon)
 	$(Q)tests/daemon/run.sh $(B)
+
+check-netns: all
+	$(call say,TEST,netns)
+	$(Q)tests/netns/handover.sh $(B)
 
 check-dissector: all
 	$(call say,TEST,dissector)

@@ -46,8 +46,9 @@ struct ctp_host_ops {
 	void (*log)(struct ctp_host *host, int level, const char *func, const char *msg);
 	/* Milliseconds on the loop's monotonic clock. */
 	uint64_t (*now_ms)(struct ctp_host *host);
-	/* Offer a control command ("sas", "mld-groups", ...); NULL when the
-	 * host has no control socket.  CTP_E_EXIST when the name is taken. */
+	/* Offer a control command ("sas", "mld", ...).  CTP_E_EXIST when the
+	 * name is taken.  A command lives as long as the host: register it
+	 * last in init (a failed init fails the daemon's start). */
 	int (*register_cmd)(struct ctp_host *host, const char *name, ctp_host_cmd_fn fn,
 	    void *state);
 	/* This node's name and its own addresses (for path and endpoint logic). */
@@ -196,9 +197,11 @@ struct ctp_feature {
 
 	/*
 	 * Sink side (nAR, or an SG its AR relays to).  install runs only after
-	 * the transfer is authorised (the MN's token checked); it installs
-	 * what this node holds and names a peer for what belongs elsewhere.
-	 * done reports the final status of each CDB (relayed ones included);
+	 * the transfer is authorised (the MN's token checked), with the CDBs
+	 * that passed cdb_check; it installs what this node holds and names a
+	 * peer for what belongs elsewhere.  done reports the final status of
+	 * EVERY CDB of this plugin in message order (those cdb_check refused
+	 * and the relayed ones included);
 	 * outcome is CTP_XFER_ABORT_UNKNOWN when the engine could not finish
 	 * (a relay never answered).  Either may be NULL for a plugin that
 	 * only sends.

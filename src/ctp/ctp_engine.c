@@ -296,15 +296,25 @@ xfer_freed(uv_handle_t *h)
 
 /* ---- the CDBs of a transfer ---------------------------------------------------- */
 
-/* Append a CDB region (as on the wire) with an origin; 0 or CTP_E_*. */
+/*
+ * Append a CDB region (as on the wire) with an origin; 0 or CTP_E_*.  All
+ * or nothing: the region is parsed and the limits checked before anything
+ * is recorded, so a plugin never hears of a CDB that was not sent.
+ */
 static int
 cdb_append(struct xfer *x, const uint8_t *region, size_t len, int8_t plugin, int8_t sub)
 {
 	struct ctp_cur c;
 	struct ctp_cdb cdb;
+	size_t n = 0;
 	int rc;
 
-	if (x->cdblen + len > CTP_MAX_MSG_LEN)
+	ctp_cur_init(&c, region, len, 0);
+	while ((rc = ctp_cdb_next(&c, 0, &cdb, NULL)) == 1)
+		n++;
+	if (rc < 0)
+		return rc;
+	if (x->cdblen + len > CTP_MAX_MSG_LEN || x->ncdb + n > CTP_MAX_CDBS)
 		return CTP_E_LIMIT;
 	if (x->cdblen + len > x->cdbcap) {
 		size_t cap = x->cdbcap ? x->cdbcap : 1024;
@@ -317,24 +327,23 @@ cdb_append(struct xfer *x, const uint8_t *region, size_t len, int8_t plugin, int
 		x->cdb = nb;
 		x->cdbcap = cap;
 	}
-	ctp_cur_init(&c, region, len, 0);
-	while ((rc = ctp_cdb_next(&c, 0, &cdb, NULL)) == 1) {
-		if (x->ncdb == x->metacap) {
-			size_t cap = x->metacap ? x->metacap * 2 : 16;
-			struct cdbmeta *nm;
+	if (x->ncdb + n > x->metacap) {
+		size_t cap = x->metacap ? x->metacap : 16;
+		struct cdbmeta *nm;
 
-			if (cap > CTP_MAX_CDBS || (nm = realloc(x->meta, cap * sizeof *nm)) == NULL)
-				return CTP_E_LIMIT;
-			x->meta = nm;
-			x->metacap = cap;
-		}
+		while (cap < x->ncdb + n)
+			cap *= 2;
+		if ((nm = realloc(x->meta, cap * sizeof *nm)) == NULL)
+			return CTP_E_NOMEM;
+		x->meta = nm;
+		x->metacap = cap;
+	}
+	for (size_t i = 0; i < n; i++) {
 		memset(&x->meta[x->ncdb], 0, sizeof x->meta[x->ncdb]);
 		x->meta[x->ncdb].plugin = plugin;
 		x->meta[x->ncdb].sub = sub;
 		x->ncdb++;
 	}
-	if (rc < 0)
-		return rc;
 	memcpy(x->cdb + x->cdblen, region, len);
 	x->cdblen += len;
 	return 0;
@@ -977,7 +986,7 @@ source_finish(struct xfer *x, const uint8_t *status, size_t n, int outcome_all)
 					outcome = o == CTP_XFER_COMMIT ? outcome : o;
 			}
 		if (k == 0)
-			outcome = outcome_all ? outcome_all : CTP_XFER_ABORT_CLEAN;
+			outcome = CTP_XFER_ABORT_CLEAN;   /* nothing of it left this node */
 		plugin_xfer(x, i, &px);
 		if (p->feat->source_done)
 			p->feat->source_done(p->state, &px, outcome, st, k);
