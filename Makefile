@@ -104,7 +104,7 @@ GENERATED := include/ctp/ctp_proto.h src/ctp/ctp_proto.c wireshark/cxtp.lua
 # ---- top-level targets ---------------------------------------------------
 
 .PHONY: all check check-unit check-proto check-tools check-dissector check-ctl \
-	check-pcap-writer check-mn check-daemon check-netns demo bench fuzz \
+	check-pcap-writer check-mn check-esp check-daemon check-netns demo bench fuzz \
 	install clean deps proto check-deps tests
 
 all: $(B)/libctp.a $(PROGS) $(PLUGINS:%=$(B)/plugins/%.so)
@@ -114,7 +114,7 @@ all: $(B)/libctp.a $(PROGS) $(PLUGINS:%=$(B)/plugins/%.so)
 check: deps
 	$(Q)$(MAKE) --no-print-directory tests
 
-tests: all check-proto check-unit check-tools check-ctl check-pcap-writer check-mn \
+tests: all check-proto check-unit check-tools check-ctl check-pcap-writer check-mn check-esp \
 	check-daemon check-netns check-dissector
 	@echo "make check: all test groups passed"
 
@@ -223,6 +223,10 @@ check-ctl: all
 check-pcap-writer: all $(B)/unit-tests
 	$(call say,TEST,pcap-writer)
 	$(Q)tests/pcap-writer/run.sh $(B)
+
+check-esp: all
+	$(call say,TEST,esp)
+	$(Q)tests/esp/run.sh $(B)
 
 check-mn: all
 	$(call say,TEST,mn)

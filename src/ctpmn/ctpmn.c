@@ -78,6 +78,12 @@ static const char usage[] =
 "            `many` does, for the operator to give pAR: \"ADDR KEYHEX\" lines,\n"
 "            or with --json the array [{\"mn\": ADDR, \"key\": HEX}].  Printing\n"
 "            keys is what this command is for: keep its output private.\n"
+"  esp --sa FILE --sa FILE [--to ADDR] [--udp PORT | --raw] [--count N]\n"
+"      [--interval-ms N] [--replay K] [--state FILE] [--json]\n"
+"            the MN's IPsec traffic: ESP packets on the MN's outbound SA to\n"
+"            the gateway, whose echoes come back on the inbound one; each\n"
+"            --sa is one SA as `ctpctl decode --json` prints an SA CDB, from\n"
+"            the gateway's side; `ctpmn esp --help` says more\n"
 "  token --key HEX --prev ADDR --seq N [--cdb HEX]...\n"
 "            print the 8-hex-digit authorization token of RFC 4067 2.7:\n"
 "            the first 32 bits of HMAC-SHA1(key, previous address |\n"
@@ -692,6 +698,7 @@ main(int argc, char **argv)
 		{ "many", ctpmn_many },
 		{ "keys", ctpmn_keys },
 		{ "token", ctpmn_token },
+		{ "esp", ctpmn_esp_main },
 	};
 
 	ctp_log_open("ctpmn", CTP_LOG_STDERR, CTP_LOG_WARN);

@@ -64,6 +64,9 @@ int ctpmn_run_cdbs(const struct ctpmn_opts *o, const struct ctp_addr *prev, uint
     size_t cap, size_t *cdblen);
 
 /* base + i, in the family of base; 0, or -1 when it leaves the space. */
+/* ctpmn_esp.c: `ctpmn esp`, the MN's ESP traffic. */
+int ctpmn_esp_main(int argc, char **argv);
+
 int ctpmn_addr_add(const struct ctp_addr *base, uint64_t i, struct ctp_addr *out);
 
 #endif
