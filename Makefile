@@ -268,5 +268,5 @@ install: all
 clean:
 	rm -rf $(B)
 
--include $(shell find $(B) -name '*.d' 2>/dev/null)
+-include $(shell find $(B) -path $(B)/bench -prune -o -path $(B)/kvm-cache -prune -o -name '*.d' -type f -print 2>/dev/null)
 -include tests/vm/vm.mk

@@ -4,7 +4,8 @@
 # from /test, shows its output, and ends with the plain summary line CI reads:
 # "N passed, N failed".  Exit status 0 only when every test passed.
 cd "$(dirname "$0")" || exit 1
-[ $# -gt 0 ] || set -- "./unit-tests tr_kernel" "./tr_kernel_test t1" "./tr_kernel_t2.sh"
+[ $# -gt 0 ] || set -- "./unit-tests tr_kernel" "./tr_kernel_test t1" "./tr_kernel_t2.sh" \
+  "./xfrm_test.sh"
 echo "runall: kernel $(uname -r), $# test(s)"
 pass=0 fail=0 n=0
 for t in "$@"; do
