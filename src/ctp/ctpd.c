@@ -26,6 +26,7 @@
 #include "ctp/ctp_log.h"
 #include "ctp/ctp_mnio.h"
 #include "ctp/ctp_node.h"
+#include "ctp/ctp_priv.h"
 
 #ifndef CTP_SYSCONFDIR
 #define CTP_SYSCONFDIR "/etc"
@@ -339,6 +340,24 @@ main(int argc, char **argv)
 		uv_loop_close(&d.loop);
 		xmlCleanupParser();
 		return 1;
+	}
+	/* everything that needs root is open: keep only what runs need */
+	if (conf->user) {
+		uint64_t keep = CTP_PRIV_NET_ADMIN | (conf->mn_icmp ? CTP_PRIV_NET_RAW : 0);
+
+		if (ctp_priv_drop(conf->user, keep, &err) < 0) {
+			snprintf(line, sizeof line, "%s", err.what);
+			log_err("start-up failed: %s", line);
+			report_startup(report_fd, line);
+			ctp_engine_free(d.engine);
+			if (d.mnio)
+				ctp_mnio_close(d.mnio);
+			ctp_node_stop(d.node, NULL, NULL);
+			uv_run(&d.loop, UV_RUN_DEFAULT);
+			uv_loop_close(&d.loop);
+			xmlCleanupParser();
+			return 1;
+		}
 	}
 	if (pidfile) {
 		FILE *f = fopen(pidfile, "w");

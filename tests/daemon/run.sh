@@ -148,5 +148,31 @@ done
 "$B/ctpd" --check-config -c "$tmp/par.xml" > /dev/null && ok || bad "a valid configuration was refused"
 "$B/ctpd" --help | grep -q -- '--check-config' && ok || bad "ctpd --help"
 
+# 6. least privilege: with <user>, the running daemon is that user with only
+#    CAP_NET_ADMIN (and CAP_NET_RAW when it answers MNs over ICMP), and
+#    no_new_privs; it still answers its control socket
+if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
+	sed 's|<log level="info"/>|<log level="info"/><user name="nobody"/>|' "$tmp/par.xml" > "$tmp/par-user.xml"
+	"$B/ctpd" -f -c "$tmp/par-user.xml" > "$tmp/par-user.log" 2>&1 &
+	upid=$!
+	pids+=($upid)
+	for _ in $(seq 50); do
+		grep -q 'now user nobody' "$tmp/par-user.log" && break
+		sleep 0.1
+	done
+	st=/proc/$upid/status
+	[ "$(awk '/^Uid:/ {print $2 $3 $4 $5}' "$st")" = 65534655346553465534 ] && ok ||
+		bad "privilege drop: $(grep ^Uid "$st") $(tail -3 "$tmp/par-user.log")"
+	[ "$(awk '/^CapEff:/ {print $2}' "$st")" = 0000000000001000 ] && ok ||
+		bad "capabilities after the drop: $(grep ^Cap "$st")"
+	[ "$(awk '/^NoNewPrivs:/ {print $2}' "$st")" = 1 ] && ok || bad "no_new_privs not set"
+	"$CTL" -s "$tmp/par.sock" status > /dev/null && ok || bad "no control socket after the drop"
+	kill -TERM $upid
+	wait $upid && ok || bad "the unprivileged daemon did not stop cleanly: $(tail -5 "$tmp/par-user.log")"
+	pids=()
+else
+	echo "daemon: privilege drop NOT tested (needs root and a user nobody)"
+fi
+
 echo "daemon: $pass passed, $fail failed (leak check: $leakcheck)"
 [ $fail -eq 0 ]
