@@ -85,6 +85,7 @@ P.status = {
   [0x87] = { name = "IPSEC_LIFETIME_EXPIRED", desc = "lifetime expired" },
   [0x88] = { name = "IPSEC_SEQ_EXHAUSTED", desc = "sequence space exhausted" },
   [0x89] = { name = "IPSEC_POLICY", desc = "refused by policy" },
+  [0x8A] = { name = "IPSEC_LEFT_IN_PLACE", desc = "not moved: the SA's ends stay (type 1 or 2)" },
 }
 P.enum = {
   family = { [4] = "IPV4", [6] = "IPV6", },
@@ -221,6 +222,9 @@ P.fpt = {
       { name = "family", kind = "u8", size = 1, ref = nil, enum = "family", desc = "4 or 6" },
       { name = "reserved", kind = "rsv", size = 3, ref = nil, enum = nil, desc = "reserved" },
       { name = "vsg_addr", kind = "addr", size = 0, ref = nil, enum = nil, desc = "virtual SG address" },
+    } },
+    [0x0013] = { name = "PREV_SPI", occurs = "once", min = 4, max = 4, desc = "the SPI the MN knew, when a new endpoint reassigned it (ctpd extension)", fields = {
+      { name = "prev_spi", kind = "u32", size = 4, ref = nil, enum = nil, desc = "previous SPI" },
     } },
     [0x0012] = { name = "XFRM_REF", occurs = "once", min = 16, max = 16, desc = "Linux XFRM references", fields = {
       { name = "reqid", kind = "u32", size = 4, ref = nil, enum = nil, desc = "reqid" },

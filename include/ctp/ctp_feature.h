@@ -32,6 +32,7 @@
 #define CTP_FEATURE_MAX_FPTS    16
 
 struct ctp_host;   /* opaque: the daemon, or a test's fake */
+struct uv_loop_s;  /* libuv's uv_loop_t */
 
 /* A control-socket command a plugin offers (ctp_ctl.h): fill reply, or
  * return CTP_E_* with err->what for the client.  Replies never hold keys. */
@@ -59,6 +60,10 @@ struct ctp_host_ops {
 	int (*peer_info)(struct ctp_host *host, const char *name, struct ctp_addr *addr,
 	    unsigned *roles);
 	const char *(*peer_by_addr)(struct ctp_host *host, const struct ctp_addr *addr);
+	/* The daemon's loop, for a plugin's own sockets and timers (an SA
+	 * database's datapath); NULL when the host has none (ctpctl).  Added
+	 * after the members above: check size before using it. */
+	struct uv_loop_s *(*loop)(struct ctp_host *host);
 };
 
 /* ---- transfers (the engine's side of the ABI) ------------------------- */
@@ -138,7 +143,10 @@ struct ctp_install {
 	const uint8_t       **relay_cdb;
 	size_t               *relay_len;
 	unsigned              relay_keys; /* set: relayed CDBs carry key material */
-	struct ctp_wbuf      *notify;     /* NULL when no CTN can be sent */
+	/* NULL when no CTN can be sent.  The same buffer in install and review;
+	 * it stays valid until sink_done returns, and the CTN leaves after it,
+	 * so a plugin may take back whole CDBs it wrote (a relay refused). */
+	struct ctp_wbuf      *notify;
 };
 
 struct ctp_feature {

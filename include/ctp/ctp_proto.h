@@ -85,6 +85,7 @@ enum ctp_status_code {
 	CTP_ST_IPSEC_LIFETIME_EXPIRED   = 0x87,	/* lifetime expired */
 	CTP_ST_IPSEC_SEQ_EXHAUSTED      = 0x88,	/* sequence space exhausted */
 	CTP_ST_IPSEC_POLICY             = 0x89,	/* refused by policy */
+	CTP_ST_IPSEC_LEFT_IN_PLACE      = 0x8A,	/* not moved: the SA's ends stay (type 1 or 2) */
 };
 
 enum ctp_fpt {
@@ -118,6 +119,7 @@ enum ctp_tlv_type {
 	CTP_TLV_IPSEC_SA_SEL_SENSITIVITY = 0x000F,
 	CTP_TLV_IPSEC_SA_BUNDLE = 0x0010,
 	CTP_TLV_IPSEC_SA_VIRTUAL_SG = 0x0011,
+	CTP_TLV_IPSEC_SA_PREV_SPI = 0x0013,
 	CTP_TLV_IPSEC_SA_XFRM_REF = 0x0012,
 	CTP_TLV_IPSEC_PROFILE_ENCR_PREF = 0x0001,
 	CTP_TLV_IPSEC_PROFILE_INTEG_PREF = 0x0002,

@@ -161,6 +161,12 @@ host_peer_by_addr(struct ctp_host *host, const struct ctp_addr *addr)
 	return p ? p->conf.name : NULL;
 }
 
+static struct uv_loop_s *
+host_loop(struct ctp_host *host)
+{
+	return NODE(host)->loop;
+}
+
 static const struct ctp_host_ops host_ops = {
 	.size = sizeof(struct ctp_host_ops),
 	.log = host_log,
@@ -170,6 +176,7 @@ static const struct ctp_host_ops host_ops = {
 	.node_addrs = host_node_addrs,
 	.peer_info = host_peer_info,
 	.peer_by_addr = host_peer_by_addr,
+	.loop = host_loop,
 };
 
 const struct ctp_host_ops *

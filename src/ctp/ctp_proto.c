@@ -50,6 +50,7 @@ const struct ctp_code_def ctp_status_defs[] = {
 	{ 0x87, "IPSEC_LIFETIME_EXPIRED", "lifetime expired" },
 	{ 0x88, "IPSEC_SEQ_EXHAUSTED", "sequence space exhausted" },
 	{ 0x89, "IPSEC_POLICY", "refused by policy" },
+	{ 0x8A, "IPSEC_LEFT_IN_PLACE", "not moved: the SA's ends stay (type 1 or 2)" },
 	{ 0, NULL, NULL }
 };
 
@@ -244,6 +245,9 @@ static const struct ctp_tlv_field fields_IPSEC_SA_VIRTUAL_SG[] = {
 	{ "reserved", CTP_FK_RSV, 3, -1, NULL, "reserved" },
 	{ "vsg_addr", CTP_FK_ADDR, 0, -1, NULL, "virtual SG address" },
 };
+static const struct ctp_tlv_field fields_IPSEC_SA_PREV_SPI[] = {
+	{ "prev_spi", CTP_FK_U32, 4, -1, NULL, "previous SPI" },
+};
 static const struct ctp_tlv_field fields_IPSEC_SA_XFRM_REF[] = {
 	{ "reqid", CTP_FK_U32, 4, -1, NULL, "reqid" },
 	{ "mark_value", CTP_FK_U32, 4, -1, NULL, "mark value" },
@@ -295,6 +299,7 @@ static const struct ctp_tlv_def tlvs_IPSEC_SA[] = {
 	{ 0x000F, "SEL_SENSITIVITY", CTP_OCC_ONCE, 4, 260, "sensitivity selector", fields_IPSEC_SA_SEL_SENSITIVITY, 2 },
 	{ 0x0010, "BUNDLE", CTP_OCC_ONCE, 8, 8, "SA bundle membership", fields_IPSEC_SA_BUNDLE, 5 },
 	{ 0x0011, "VIRTUAL_SG", CTP_OCC_ONCE, 8, 20, "virtual SG address (indirect SG communication)", fields_IPSEC_SA_VIRTUAL_SG, 3 },
+	{ 0x0013, "PREV_SPI", CTP_OCC_ONCE, 4, 4, "the SPI the MN knew, when a new endpoint reassigned it (ctpd extension)", fields_IPSEC_SA_PREV_SPI, 1 },
 	{ 0x0012, "XFRM_REF", CTP_OCC_ONCE, 16, 16, "Linux XFRM references", fields_IPSEC_SA_XFRM_REF, 4 },
 };
 static const struct ctp_tlv_def tlvs_IPSEC_PROFILE[] = {

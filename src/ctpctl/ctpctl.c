@@ -31,6 +31,8 @@ static const char usage[] =
 "  transfers [--json]  context transfers, live and recent, with their steps\n"
 "  stats [--json]      message, byte, handshake, rejection and transfer counters\n"
 "  plugins [--json]    the feature plugins loaded, with their FPTs\n"
+"  sas [--json]        the ipsec plugin's SAs: lookup triple, state (active,\n"
+"                      frozen, quarantined), algorithms, counters; never keys\n"
 "  trigger push|pull|move MN PEER [--fpt FPT]...\n"
 "                      start a transfer on a network trigger: push (at pAR,\n"
 "                      predictive, to nAR PEER), pull (at nAR, reactive, from\n"
@@ -105,6 +107,7 @@ main(int argc, char **argv)
 		{ "transfers", ctpctl_transfers },
 		{ "stats", ctpctl_stats },
 		{ "plugins", ctpctl_plugins },
+		{ "sas", ctpctl_sas },
 		{ "call", ctpctl_call },
 		{ "trigger", ctpctl_trigger },
 		{ "mn-key", ctpctl_mn_key },

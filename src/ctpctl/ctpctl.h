@@ -17,6 +17,9 @@ int ctpctl_stats(int argc, char **argv);
 int ctpctl_plugins(int argc, char **argv);
 int ctpctl_call(int argc, char **argv);
 
+/* ctpctl_sas.c: the ipsec plugin's SA database. */
+int ctpctl_sas(int argc, char **argv);
+
 /* ctpctl_engine.c: driving transfers. */
 int ctpctl_trigger(int argc, char **argv);
 int ctpctl_mn_key(int argc, char **argv);

@@ -108,7 +108,7 @@ expect_usage usage-call-bad-json -s "$none" call peers '{bad'
 expect_usage usage-call-array -s "$none" call peers '[1]'
 expect_usage usage-call-cmd -s "$none" call peers '{"cmd":"x"}'
 expect_usage usage-call-three -s "$none" call peers '{}' '{}'
-for cmd in status peers transfers stats plugins call; do
+for cmd in status peers transfers stats plugins sas call; do
 	run "help-$cmd" "$cmd" --help
 	[ $rc -eq 0 ] && grep -q "usage: ctpctl .*$cmd" "$out/help-$cmd.out" && ok ||
 		bad "ctpctl $cmd --help: exit $rc"
@@ -162,7 +162,7 @@ compare() {
 	fi
 }
 
-for cmd in status peers transfers stats plugins; do
+for cmd in status peers transfers stats plugins sas; do
 	run "$cmd" -s "$sock" "$cmd"
 	[ $rc -eq 0 ] && [ ! -s "$out/$cmd.err" ] && ok || bad "ctpctl $cmd: exit $rc: $(cat "$out/$cmd.err")"
 	compare "$cmd.txt" "$out/$cmd.out"

@@ -169,6 +169,8 @@ static const struct sample samples[] = {
 	{ 0xff01, 0x0010, "00000007 00 02 02 00" },
 	{ 0xff01, 0x0011, "06 000000 " V6A },
 	{ 0xff01, 0x0012, "00000010 00000020 000000ff 00000003" },
+	/* PREV_SPI: the SPI the MN knew (proto/DECISIONS.md 35) */
+	{ 0xff01, 0x0013, "c0ffee02" },
 	{ 0xff02, 0x0001, "0014 0100" },
 	{ 0xff02, 0x0002, "000c 0000" },
 	/* PATH data plane, IPv4, two nodes */

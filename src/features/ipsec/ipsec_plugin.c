@@ -2,89 +2,21 @@
  * ipsec_plugin.c: the IPsec feature's descriptor (ctp_feature.h), serving
  * FPT 0xFF01 (one SA per CDB) and 0xFF02 (one user profile per CDB).
  *
- * Only ctp_feature is exported (src/features/plugin.map); the codec and the
- * tables are linked in and hidden.  For now the plugin is a codec: check,
- * describe and build.  The SA database backends and the engine hooks come
- * with later ABI versions.
+ * Only ctp_feature is exported (src/features/plugin.map); the codec, the
+ * tables, the SA databases and the transfer logic are linked in and hidden.
+ * The operations live in ipsec_xfer.c (the unit tests call them there);
+ * this file adds describe and build, which only ctpctl and ctpmn need.
  */
-#include <stdlib.h>
-
 #include "ctp/ctp_defs.h"
 #include "ctp/ctp_feature.h"
-#include "ctp/ctp_log.h"
 #include "ctp/ctp_tlv.h"
-#include "features/ipsec/ipsec_profile.h"
-#include "features/ipsec/ipsec_sa.h"
+#include "features/ipsec/ipsec_xfer.h"
 
 #ifndef CTP_VERSION_STR
 #define CTP_VERSION_STR "0"
 #endif
 
-struct ipsec_plugin_state {
-	const struct ctp_host_ops *ops;
-	struct ctp_host           *host;
-};
-
 static const uint16_t ipsec_plugin_fpts[] = { CTP_FPT_IPSEC_SA, CTP_FPT_IPSEC_PROFILE };
-
-static void
-ipsec_plugin_log(const struct ipsec_plugin_state *st, int level, const char *func,
-    const char *msg)
-{
-	/* the table may be older (smaller) than ours: look before calling */
-	if (st->ops && st->ops->size >= offsetof(struct ctp_host_ops, log) + sizeof st->ops->log &&
-	    st->ops->log)
-		st->ops->log(st->host, level, func, msg);
-}
-
-static int
-ipsec_plugin_init(const struct ctp_host_ops *ops, struct ctp_host *host,
-    const struct ctp_val *config, void **state, struct ctp_err *err)
-{
-	struct ipsec_plugin_state *st;
-
-	if (!config || config->kind != CTP_V_OBJ)
-		return ctp_err_set(err, CTP_E_CONFIG, 0, 0, "ipsec: configuration is not an object");
-	/* no keys yet: a typo must not pass silently */
-	if (config->n > 0)
-		return ctp_err_set(err, CTP_E_CONFIG, 0, 0, "ipsec: unknown configuration key \"%s\"",
-		    config->members[0].key);
-	if ((st = calloc(1, sizeof *st)) == NULL)
-		return ctp_err_set(err, CTP_E_NOMEM, 0, 0, "ipsec: out of memory");
-	st->ops = ops;
-	st->host = host;
-	ipsec_plugin_log(st, CTP_LOG_DEBUG, __func__, "serving FPT 0xff01 (SA), 0xff02 (profile)");
-	*state = st;
-	return 0;
-}
-
-static void
-ipsec_plugin_fini(void *state)
-{
-	free(state);
-}
-
-static int
-ipsec_plugin_check(void *state, const struct ctp_cdb *cdb, unsigned family, struct ctp_err *err)
-{
-	int rc;
-
-	/* family is not used: an SA names its own (PROFILE 6 ENDPOINTS) */
-	if (cdb->fpt == CTP_FPT_IPSEC_SA) {
-		struct ipsec_sa sa;
-
-		rc = ipsec_sa_decode(cdb, &sa, err);
-		ipsec_sa_clear(&sa);
-	} else if (cdb->fpt == CTP_FPT_IPSEC_PROFILE) {
-		struct ipsec_profile p;
-
-		rc = ipsec_profile_decode(cdb, &p, err);
-		ipsec_profile_clear(&p);
-	} else
-		rc = ctp_err_set(err, CTP_E_INVAL, cdb->off, CTP_ST_UNSUPPORTED_FPT,
-		    "ipsec: FPT 0x%04x is not served here", cdb->fpt);
-	return rc;
-}
 
 static int
 ipsec_plugin_describe(void *state, const struct ctp_cdb *cdb, unsigned family,
@@ -94,7 +26,7 @@ ipsec_plugin_describe(void *state, const struct ctp_cdb *cdb, unsigned family,
 	int rc;
 
 	/* only what passed every check is described field by field */
-	if ((rc = ipsec_plugin_check(state, cdb, family, err)) < 0)
+	if ((rc = ipsec_xfer_check(state, cdb, family, err)) < 0)
 		return rc;
 	if ((tlvs = ctp_val_arr()) == NULL)
 		return ctp_err_set(err, CTP_E_NOMEM, cdb->off, 0, "out of memory");
@@ -144,15 +76,20 @@ ipsec_plugin_build(void *state, uint16_t fpt, const struct ctp_val *obj, struct 
 }
 
 const struct ctp_feature ctp_feature = {
-	.abi_version  = CTP_FEATURE_ABI_VERSION,
-	.size         = sizeof(struct ctp_feature),
-	.name         = "ipsec",
-	.version      = CTP_VERSION_STR,
-	.fpts         = ipsec_plugin_fpts,
-	.nfpts        = sizeof ipsec_plugin_fpts / sizeof ipsec_plugin_fpts[0],
-	.init         = ipsec_plugin_init,
-	.fini         = ipsec_plugin_fini,
-	.cdb_check    = ipsec_plugin_check,
-	.cdb_describe = ipsec_plugin_describe,
-	.cdb_build    = ipsec_plugin_build,
+	.abi_version    = CTP_FEATURE_ABI_VERSION,
+	.size           = sizeof(struct ctp_feature),
+	.name           = "ipsec",
+	.version        = CTP_VERSION_STR,
+	.fpts           = ipsec_plugin_fpts,
+	.nfpts          = sizeof ipsec_plugin_fpts / sizeof ipsec_plugin_fpts[0],
+	.init           = ipsec_xfer_init,
+	.fini           = ipsec_xfer_fini,
+	.cdb_check      = ipsec_xfer_check,
+	.cdb_describe   = ipsec_plugin_describe,
+	.cdb_build      = ipsec_plugin_build,
+	.source_collect = ipsec_xfer_source_collect,
+	.source_done    = ipsec_xfer_source_done,
+	.sink_install   = ipsec_xfer_sink_install,
+	.sink_review    = ipsec_xfer_sink_review,
+	.sink_done      = ipsec_xfer_sink_done,
 };

@@ -33,6 +33,8 @@
  *    the snapshot (times counted with SNAPSHOT_AGE) is status 0x87.
  *  - More than IPSEC_SA_MAX_SELECTORS selectors is CTP_E_LIMIT, status 0x06.
  *  - ENCAP ports are not 0; SEL_NAME is not empty.
+ *  - PREV_SPI (proto/DECISIONS.md 35) follows the SPI's rules (not below
+ *    256) and differs from the SA's SPI.
  *  - Unknown non-critical TLVs are skipped and not kept: re-encoding drops
  *    them, so a relay that must pass them on forwards the CDB's octets.
  */
@@ -274,6 +276,11 @@ ipsec_sa_parse(struct ipsec_sa *sa, const struct ctp_tlv *t, struct ctp_err *err
 		else
 			rc = ipsec_sa_read_addr(&c, family, &sa->virtual_sg);
 		break;
+	case CTP_TLV_IPSEC_SA_PREV_SPI:
+		sa->where.prev_spi = t->off;
+		sa->has_prev_spi = true;
+		rc = ctp_cur_u32(&c, &sa->prev_spi);
+		break;
 	case CTP_TLV_IPSEC_SA_XFRM_REF:
 		sa->where.xfrm_ref = t->off;
 		sa->has_xfrm_ref = true;
@@ -354,6 +361,17 @@ ipsec_sa_verify_id(const struct ipsec_sa *sa, struct ctp_err *err)
 		return ctp_err_set(err, CTP_E_VALUE, v + 7, CTP_ST_MALFORMED_CDB,
 		    "SA flags 0x%02x: only 0x01 (ESN), 0x02 (overflow), 0x04 (anti-replay) defined",
 		    sa->flags);
+	/* PREV_SPI names an SPI the MN used: the same rules, and a change */
+	if (sa->has_prev_spi) {
+		size_t pv = sa->where.prev_spi + CTP_TLV_HDR_LEN;
+
+		if (sa->prev_spi < 256)
+			return ctp_err_set(err, CTP_E_VALUE, pv, CTP_ST_MALFORMED_CDB,
+			    "PREV_SPI %u is reserved (RFC 4303 2.1)", sa->prev_spi);
+		if (sa->prev_spi == sa->spi)
+			return ctp_err_set(err, CTP_E_VALUE, pv, CTP_ST_MALFORMED_CDB,
+			    "PREV_SPI 0x%08x equals the SPI: nothing was reassigned", sa->prev_spi);
+	}
 	return 0;
 }
 
@@ -774,8 +792,9 @@ ipsec_sa_verify(const struct ipsec_sa *sa, struct ctp_err *err)
  * ~ LIFETIME 0x0008 (48), USAGE 0x0009 (32), SNAPSHOT_AGE 0x000A  ~
  * ~ (4), ENCAP 0x000B (8), PMTU 0x000C (4), DSCP 0x000D (12),     ~
  * ~ SEL_NAME 0x000E, SEL_SENSITIVITY 0x000F, BUNDLE 0x0010 (8),   ~
- * ~ VIRTUAL_SG 0x0011 (4 + A), XFRM_REF 0x0012 (16): each when    ~
- * ~ present, laid out as in PROFILE 6                             ~
+ * ~ VIRTUAL_SG 0x0011 (4 + A), XFRM_REF 0x0012 (16), PREV_SPI    ~
+ * ~ 0x0013 (4, a ctpd extension): each when present, laid out as  ~
+ * ~ in PROFILE 6                                                  ~
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
  * |     zero padding to a multiple of 8 octets (type 0 = end)     |
  * +-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+-+
@@ -938,6 +957,11 @@ ipsec_sa_encode_tlvs(const struct ipsec_sa *sa, struct ctp_wbuf *w)
 		ctp_wbuf_u32(w, sa->xfrm_ref.mark_value);
 		ctp_wbuf_u32(w, sa->xfrm_ref.mark_mask);
 		ctp_wbuf_u32(w, sa->xfrm_ref.if_id);
+		ctp_tlv_end(w, at);
+	}
+	if (sa->has_prev_spi) {
+		at = ctp_tlv_begin(w, CTP_TLV_IPSEC_SA_PREV_SPI);
+		ctp_wbuf_u32(w, sa->prev_spi);
 		ctp_tlv_end(w, at);
 	}
 	return w->err;

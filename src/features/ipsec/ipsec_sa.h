@@ -54,7 +54,7 @@
 struct ipsec_sa_where {
 	size_t sa_id, endpoints, selector[IPSEC_SA_MAX_SELECTORS], encr, integ, seq_out,
 	    replay, lifetime, usage, snapshot_age, encap, pmtu, dscp, sel_name,
-	    sel_sensitivity, bundle, virtual_sg, xfrm_ref;
+	    sel_sensitivity, bundle, virtual_sg, xfrm_ref, prev_spi;
 };
 
 struct ipsec_selector {
@@ -176,6 +176,11 @@ struct ipsec_sa {
 	struct {
 		uint32_t reqid, mark_value, mark_mask, if_id;
 	} xfrm_ref;
+
+	/* PREV_SPI (proto/DECISIONS.md 35): in a CTN, the SPI the MN knew
+	 * before the new endpoint reassigned it */
+	bool     has_prev_spi;
+	uint32_t prev_spi;
 
 	struct ipsec_sa_where where;
 };
