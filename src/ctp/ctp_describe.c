@@ -43,6 +43,11 @@ ctp_msg_check_cdbs(const struct ctp_msg *m, const struct ctp_registry *reg, stru
 
 		if (c->fpt == CTP_FPT_CONTROL)
 			rc = ctp_control_check(c, err);
+		else if (m->type == CTP_MSG_CTN && (fd = ctp_fpt_def(c->fpt)) != NULL && fd->tlvs)
+			/* a CTN tells the MN what changed: partial contexts (an SA's
+			 * new SPI and address, no keys), so structure only */
+			rc = ctp_tlv_check(fd, c->data, c->len, c->off + CTP_CDB_HDR_LEN +
+			    (c->flags & CTP_CDB_P ? 4 : 0), err);
 		else if ((p = ctp_registry_find(reg, c->fpt)) != NULL)
 			rc = p->feat->cdb_check(p->state, c, ctp_msg_family(m), err);
 		else if ((fd = ctp_fpt_def(c->fpt)) != NULL && fd->tlvs)
@@ -55,11 +60,14 @@ ctp_msg_check_cdbs(const struct ctp_msg *m, const struct ctp_registry *reg, stru
 /* ---- describing ------------------------------------------------------------- */
 
 static int
-describe_cdb(const struct ctp_cdb *c, int request, unsigned family,
+describe_cdb(const struct ctp_cdb *c, int request, int partial, unsigned family,
     const struct ctp_registry *reg, struct ctp_val **out, struct ctp_err *err)
 {
 	const struct ctp_fpt_def *fd = ctp_fpt_def(c->fpt);
-	const struct ctp_plugin *p = ctp_registry_find(reg, c->fpt);
+	/* partial contexts (a CTN's) are described by the tables, not checked
+	 * by their plugin as whole contexts */
+	const struct ctp_plugin *p = partial && fd && fd->tlvs ? NULL :
+	    ctp_registry_find(reg, c->fpt);
 	struct ctp_val *o = ctp_val_obj(), *tlvs;
 	int rc;
 
@@ -145,7 +153,7 @@ describe_fields(const struct ctp_msg *m, const struct ctp_msg_def *def,
 				struct ctp_val *c = NULL;
 
 				rc = describe_cdb(&m->cdb[i], *f == CTP_MF_REQ_CDBS,
-				    ctp_msg_family(m), reg, &c, err);
+				    m->type == CTP_MSG_CTN, ctp_msg_family(m), reg, &c, err);
 				if (rc == 0)
 					rc = ctp_val_arr_push(arr, c);
 			}
