@@ -112,6 +112,10 @@ static const char usage[] =
 "  --plugins DIR    feature plugins for describing CTN CDBs (default as\n"
 "                   ctpctl: $CTPD_PLUGIN_DIR, plugins/ next to ctpmn, then\n"
 "                   " CTP_PLUGINDIR ")\n"
+"  --sa FILE        handover only, repeatable: one of the MN's SAs, as\n"
+"                   `ctpmn esp --sa` reads it; a verified CTN that names it\n"
+"                   (a new SPI, a new gateway address, a smaller PMTU) is\n"
+"                   applied to the file, which is rewritten in place\n"
 "  --json           print the result as JSON (below)\n"
 "  -v, --verbose    log what happens on stderr; twice for more\n"
 "\n"
@@ -305,7 +309,7 @@ struct ctpmn_args {
 
 enum {
 	OPT_KEY = 256, OPT_PREV, OPT_NAR, OPT_PAR, OPT_PREDICTIVE, OPT_SEQ, OPT_FPT, OPT_NO_ACK,
-	OPT_UDP, OPT_SRC, OPT_IFNAME, OPT_WAIT, OPT_RETRY, OPT_TIMEOUT, OPT_CTN, OPT_PLUGINS,
+	OPT_UDP, OPT_SRC, OPT_IFNAME, OPT_WAIT, OPT_RETRY, OPT_TIMEOUT, OPT_CTN, OPT_PLUGINS, OPT_SA,
 	OPT_JSON, OPT_COUNT, OPT_PREV_BASE, OPT_MASTER, OPT_RATE,
 };
 
@@ -334,6 +338,7 @@ static const struct {
 	{ { "timeout-ms", required_argument, NULL, OPT_TIMEOUT }, "HM" },
 	{ { "ctn-ms", required_argument, NULL, OPT_CTN }, "HM" },
 	{ { "plugins", required_argument, NULL, OPT_PLUGINS }, "HM" },
+	{ { "sa", required_argument, NULL, OPT_SA }, "H" },
 	{ { "verbose", no_argument, NULL, 'v' }, "HM" },
 	{ { "json", no_argument, NULL, OPT_JSON }, "HMK" },
 	{ { "help", no_argument, NULL, 'h' }, "HMK" },
@@ -455,6 +460,13 @@ ctpmn_parse(enum ctpmn_cmd cmd, int argc, char **argv, struct ctpmn_args *a)
 			break;
 		case OPT_PLUGINS:
 			o->plugins = optarg;
+			break;
+		case OPT_SA:
+			if (o->nsa == CTPMN_MAX_SA) {
+				fprintf(stderr, "ctpmn %s: at most %d --sa\n", name, CTPMN_MAX_SA);
+				return -1;
+			}
+			o->sa[o->nsa++] = optarg;
 			break;
 		case OPT_WAIT:
 		case OPT_RETRY:

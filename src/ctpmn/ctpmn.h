@@ -16,6 +16,7 @@
 #define CTPMN_MAX_FPTS   64      /* request CDBs in one CTAR: 256 octets */
 #define CTPMN_MAX_COUNT  65536   /* simulated MNs in one run */
 #define CTPMN_CTN_MAX    8       /* distinct CTNs reported per MN */
+#define CTPMN_MAX_SA     16      /* --sa files */
 
 struct ctp_val;
 
@@ -38,6 +39,8 @@ struct ctpmn_opts {
 	uint64_t                timeout_ms;  /* CT_RETRY_MAX */
 	uint64_t                ctn_ms;      /* linger for a CTN after the last CTAA */
 	double                  rate;        /* MNs started per second; 0 = at once */
+	char                   *sa[CTPMN_MAX_SA];   /* --sa: the MN's SA files a CTN updates */
+	size_t                  nsa;
 	int                     many;        /* report as `ctpmn many` does */
 };
 
@@ -63,10 +66,19 @@ int ctpmn_run(const struct ctpmn_opts *o, struct ctpmn_node *nodes, size_t n);
 int ctpmn_run_cdbs(const struct ctpmn_opts *o, const struct ctp_addr *prev, uint8_t *cdbs,
     size_t cap, size_t *cdblen);
 
-/* base + i, in the family of base; 0, or -1 when it leaves the space. */
+/*
+ * ctpmn_sa.c: apply a verified CTN's IPsec SA CDBs to the MN's SA files
+ * (new SPI, new gateway address, PMTU); one object per file changed goes
+ * into report.  Returns how many SAs were updated.
+ */
+struct ctp_msg;
+int ctpmn_sa_apply(char *const *files, size_t nfiles, const struct ctp_msg *ctn,
+    struct ctp_val *report);
+
 /* ctpmn_esp.c: `ctpmn esp`, the MN's ESP traffic. */
 int ctpmn_esp_main(int argc, char **argv);
 
+/* base + i, in the family of base; 0, or -1 when it leaves the space. */
 int ctpmn_addr_add(const struct ctp_addr *base, uint64_t i, struct ctp_addr *out);
 
 #endif

@@ -549,7 +549,7 @@ ctpmn_run_ctn(struct ctpmn_run *r, struct ctpmn_mn *mn, const struct sockaddr *f
 {
 	const struct ctp_msg *m = &r->in;
 	char a[CTP_ADDRSTRLEN], b[CTP_ADDRSTRLEN];
-	struct ctp_val *rep;
+	struct ctp_val *rep = NULL;
 	int verified;
 
 	ctp_addr_fmt(&mn->node->prev, a, sizeof a);
@@ -585,6 +585,14 @@ ctpmn_run_ctn(struct ctpmn_run *r, struct ctpmn_mn *mn, const struct sockaddr *f
 	}
 	if (!verified)
 		return;
+	if (r->o->nsa && rep) {
+		struct ctp_val *upd = ctp_val_arr();
+
+		if (upd) {
+			(void)ctpmn_sa_apply(r->o->sa, r->o->nsa, m, upd);
+			ctp_val_obj_set(rep, "sa_updates", upd);
+		}
+	}
 	ctpmn_run_ctna(r, mn, from, carrier);
 	mn->ctn_done = 1;
 	if (mn->state == MN_LINGER)

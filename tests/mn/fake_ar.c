@@ -12,10 +12,10 @@
  * set) listing the --status entries, or AUTH_FAILED when the token does
  * not verify under the MN's key (--key for any MN, or --keys, the JSON
  * array `ctpmn keys --json` prints, where an MN missing from the array is
- * refused too).  With --ctn it then sends one CTN
- * (sealed with K_n, or with a broken tag for --ctn-bad-tag) carrying an
- * IPsec profile CDB, and logs the CTNA that comes back.  Log lines, one
- * per event, flushed at once:
+ * refused too).  With --ctn it then sends one CTN (sealed with K_n, or
+ * with a broken tag for --ctn-bad-tag) carrying an IPsec profile CDB and
+ * an SA CDB that moves one SA to a new SPI, and logs the CTNA that comes
+ * back.  Log lines, one per event, flushed at once:
  *
  *   ready
  *   ctar mn=ADDR seq=N ar=ADDR a=0|1 token=ok|bad|nokey n=K t_ms=T
@@ -54,6 +54,15 @@
  * 256 bits): the "algorithm upgrade" kind of news a CTN carries. */
 static const uint8_t fake_ctn_cdb_data[] = {
 	0x00, 0x01, 0x00, 0x04, 0x00, 0x14, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+/* An IPsec SA CDB (FPT 0xFF01) as a gateway's CTN has it (the vector
+ * tests/vectors/msg_ctn_ipsec_notify.hex): the MN's outbound ESP SA
+ * 0xdeadbeef is now 0xdeadbef0 (PREV_SPI) at gateway 198.51.100.20. */
+static const uint8_t fake_ctn_sa_data[] = {
+	0x80, 0x01, 0x00, 0x08, 0xde, 0xad, 0xbe, 0xf0, 0x32, 0x02, 0x02, 0x05,
+	0x80, 0x02, 0x00, 0x0c, 0x04, 0x05, 0x02, 0x00, 0xc0, 0x00, 0x02, 0x0a,
+	0xc6, 0x33, 0x64, 0x14, 0x00, 0x13, 0x00, 0x04, 0xde, 0xad, 0xbe, 0xef,
 };
 
 struct fake_mn {
@@ -195,6 +204,7 @@ fake_ctar(const struct sockaddr *from, enum ctp_mnio_carrier carrier)
 		fake.out.mn_prev = m->mn_prev;
 		fake.out.seq = m->seq;
 		ctp_msg_add_cdb(&fake.out, 0xff02, fake_ctn_cdb_data, sizeof fake_ctn_cdb_data);
+		ctp_msg_add_cdb(&fake.out, 0xff01, fake_ctn_sa_data, sizeof fake_ctn_sa_data);
 		fake_send(from, carrier, &fake.out, mn, 1);
 		mn->ctn_sent = 1;
 		fake_log("ctn mn=%s seq=%" PRIu32, a, m->seq);

@@ -167,9 +167,27 @@ start_ar spi --bind 127.0.0.5 --udp $port --key $K --status 0xff01:0x81 || exit 
 start_ar badtag --bind 127.0.0.6 --udp $port --key $K --ctn-bad-tag || exit 1
 start_ar slow --bind 127.0.0.8 --udp $port --key $K --drop 2 || exit 1
 
+# the MN's SAs, from the gateway's side as `ctpmn esp --sa` reads them: the
+# CTN moves the first (the MN's outbound ESP SA 0xdeadbeef), not the second
+sa_file() { # FILE SPI DIRECTION
+	cat > "$1" << EOF
+{"tlvs": [
+  {"tlv": "SA_ID", "spi": $2, "protocol": 50, "mode": 2, "direction": $3, "flags": 1},
+  {"tlv": "ENDPOINTS", "family": 4, "sa_type": 5, "moves": 2,
+   "local_addr": "198.51.100.1", "peer_addr": "192.0.2.10"},
+  {"tlv": "ENCR", "id": 20, "key_bits": 256,
+   "key": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fa0a1a2a3"},
+  {"tlv": "PMTU", "pmtu": 1500}
+]}
+EOF
+}
+sa_file "$out/sa-moved.json" 3735928559 1
+sa_file "$out/sa-other.json" 3735928559 2
+cp "$out/sa-other.json" "$out/sa-other.orig"
+
 # reactive, with a CTN that verifies
 run react handover $udp --key $K --prev 192.0.2.10 --nar 127.0.0.2 --par 127.0.0.3 --seq 0x12345678 \
-	--fpt 0xff01 --json
+	--fpt 0xff01 --sa "$out/sa-other.json" --sa "$out/sa-moved.json" --json
 tok=$("$MN" token --key $K --prev 192.0.2.10 --seq 0x12345678 --cdb ff01)
 expect react 0 && has react '"result": "ok"' && has react '"from": "127.0.0.2"' &&
 	has react '"ar": "nar"' && has react '"retransmissions": 0' && has react '"status": []' &&
@@ -179,6 +197,13 @@ expect react 0 && has react '"result": "ok"' && has react '"from": "127.0.0.2"' 
 grep -q 'ctar mn=192.0.2.10 seq=305419896 ar=127.0.0.3 a=1 token=ok n=1' "$out/nar.log" &&
 	grep -q 'ctna mn=192.0.2.10 seq=305419896 tag=ok' "$out/nar.log" && ok ||
 	bad "react: nAR saw: $(cat "$out/nar.log")"
+# the CTN's SA CDB went into the one file it names, keys untouched
+grep -q '"spi": 3735928560' "$out/sa-moved.json" && grep -q '"local_addr": "198.51.100.20"' "$out/sa-moved.json" &&
+	grep -q '"key": "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fa0a1a2a3"' \
+		"$out/sa-moved.json" && ok || bad "react --sa: $(cat "$out/sa-moved.json")"
+cmp -s "$out/sa-other.json" "$out/sa-other.orig" && ok || bad "react --sa: an SA the CTN does not name changed"
+has react '"sa_updates"' && has react '"prev_spi": 3735928559' && has react '"gateway": "198.51.100.20"' &&
+	ok || bad "react --sa: no sa_updates in $(cat "$out/react.out")"
 run react-text handover $udp --key $K --prev 192.0.2.10 --nar 127.0.0.2 --par 127.0.0.3
 expect react-text 0 && has react-text 'everything transferred' && has react-text 'tag verified, CTNA sent' &&
 	has react-text 'tlv: ENCR_PREF' && has react-text 'result: ok' && ok ||
@@ -200,9 +225,13 @@ expect badtoken 1 && has badtoken '"status_name": "AUTH_FAILED"' && has badtoken
 	bad "badtoken: $(cat "$out/badtoken.out")"
 
 # a CTN whose tag does not verify: reported, no CTNA, no failure
-run badtag handover $udp --key $K --prev 192.0.2.13 --nar 127.0.0.6 --par 127.0.0.3 --json
+sa_file "$out/sa-badtag.json" 3735928559 1
+cp "$out/sa-badtag.json" "$out/sa-badtag.orig"
+run badtag handover $udp --key $K --prev 192.0.2.13 --nar 127.0.0.6 --par 127.0.0.3 \
+	--sa "$out/sa-badtag.json" --json
 expect badtag 0 && has badtag '"verified": false' && has badtag '"ctna_sent": 0' && ok ||
 	bad "badtag: $(cat "$out/badtag.out")"
+cmp -s "$out/sa-badtag.json" "$out/sa-badtag.orig" && ok || bad "badtag: a CTN that does not verify changed an SA"
 grep -q 'ctn mn=192.0.2.13' "$out/badtag.log" && ! grep -q '^ctna' "$out/badtag.log" &&
 	grep -q 'tag does not verify' "$out/badtag.err" && ok ||
 	bad "badtag: the AR saw $(cat "$out/badtag.log"); ctpmn said $(cat "$out/badtag.err")"
