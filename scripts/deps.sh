@@ -4,12 +4,15 @@
 # As root it runs apt-get non-interactively (waiting for a dpkg lock another
 # apt holds); otherwise it prints the exact command and exits 1.  Packages
 # already installed are never touched.  Groups: build (compile and unit
-# tests), test (everything `make check` runs), all (default).
+# tests), test (everything `make check` runs), all (default: build and
+# test), bench (what the IKEv2 side of `make bench` needs: the tools that
+# build strongSwan from Debian's source package, capture and dissect IKE).
 set -eu
 
 build="make gcc pkg-config libc6-dev libuv1-dev libssl-dev openssl libxml2-dev libxml2-utils
  libcunit1-dev libusrsctp-dev libsctp-dev"
 test="tshark clang libclang-rt-14-dev valgrind iproute2"
+bench="make gcc pkg-config libc6-dev libssl-dev openssl libgmp-dev bzip2 tcpdump tshark iproute2"
 
 groups=${*:-all}
 want=
@@ -18,7 +21,8 @@ for g in $groups; do
 	build) want="$want $build" ;;
 	test) want="$want $build $test" ;;
 	all) want="$want $build $test" ;;
-	*) echo "deps.sh: unknown group $g (build, test, all)" >&2; exit 2 ;;
+	bench) want="$want $bench" ;;
+	*) echo "deps.sh: unknown group $g (build, test, all, bench)" >&2; exit 2 ;;
 	esac
 done
 
