@@ -48,7 +48,7 @@ struct ctp_engine_mn_ops {
 int ctp_engine_new(struct ctp_node *node, struct ctp_engine **out, struct ctp_err *err);
 /* Abort every live transfer (the plugins hear done with ABORT_UNKNOWN for
  * what they handed over), stop timers; memory goes when their handles
- * have closed.  NULL is fine. */
+ * have closed (run the loop after).  NULL is fine. */
 void ctp_engine_free(struct ctp_engine *e);
 
 void ctp_engine_set_mn_ops(struct ctp_engine *e, const struct ctp_engine_mn_ops *ops);
@@ -83,6 +83,26 @@ struct ctp_trigger {
 
 /* Start a transfer on a network trigger (ctpctl trigger). */
 int ctp_engine_trigger(struct ctp_engine *e, const struct ctp_trigger *t, struct ctp_err *err);
+
+/*
+ * A whole node's fail-over at an SG (ctpctl trigger move-all): every MN
+ * the plugins hold context for (their source_mns) moves to the SG peer as
+ * one SOURCE transfer each, at most half of limits.transfers-per-peer at a
+ * time.  One batch at a time (CTP_E_STATE while one runs); *count is the
+ * number of MNs queued; progress shows in the status ("moves").
+ */
+int ctp_engine_move_all(struct ctp_engine *e, const char *peer, const uint16_t *fpts,
+    size_t nfpts, size_t *count, struct ctp_err *err);
+
+struct ctp_engine_move {
+	char     peer[64];
+	int      running;
+	size_t   mns, queued;     /* MNs in the batch, not started yet */
+	unsigned live;
+	uint64_t committed, failed, skipped, elapsed_ms;
+};
+/* The current or last move-all; CTP_E_NOTFOUND before the first. */
+int ctp_engine_move_status(const struct ctp_engine *e, struct ctp_engine_move *out);
 
 struct ctp_engine_stats {
 	uint64_t started, committed, aborted, timed_out, refused;

@@ -27,7 +27,7 @@
 #include "ctp/ctp_msg.h"
 #include "ctp/ctp_val.h"
 
-#define CTP_FEATURE_ABI_VERSION 2
+#define CTP_FEATURE_ABI_VERSION 3
 #define CTP_FEATURE_SYMBOL      "ctp_feature"
 #define CTP_FEATURE_MAX_FPTS    16
 
@@ -228,6 +228,16 @@ struct ctp_feature {
 	    struct ctp_err *err);
 	void (*sink_done)(void *state, struct ctp_xfer *x, int outcome, const uint8_t *status,
 	    size_t n);
+
+	/*
+	 * A whole node's fail-over (ctpctl trigger move-all, added in ABI 3):
+	 * call fn once for each MN this plugin holds context for as a source
+	 * (the same address may come more than once; the engine keeps one).
+	 * Returns 0, or CTP_E_* when the list could not be made.  May be NULL
+	 * for a plugin whose contexts never leave with a fail-over.
+	 */
+	int  (*source_mns)(void *state, void (*fn)(void *arg, const struct ctp_addr *mn),
+	    void *arg);
 };
 
 #endif

@@ -11,6 +11,7 @@
  * or a status means for an outbound SA) is ctp_xfer_status_outcome() of
  * ctp_feature.h, shared with the plugins, and the
  * mechanism is written down in proto/DECISIONS.md.
+ * The protocol's safety is model-checked in tests/model/chain.pml.
  */
 #include <arpa/inet.h>
 #include <stdarg.h>
@@ -125,6 +126,7 @@ struct xfer {
 	struct step        steps[MAX_STEPS];
 	size_t             nsteps;
 	const char        *outcome;
+	int                batch;          /* started by a move-all */
 	uv_timer_t         timer;
 };
 
@@ -140,6 +142,25 @@ struct hist {
 	uint32_t    elapsed_ms;
 	struct step steps[MAX_STEPS];
 	size_t      nsteps;
+};
+
+/*
+ * A whole node's fail-over (ctpctl trigger move-all): every MN the plugins
+ * hold context for, moved to one SG as ordinary SOURCE transfers, at most
+ * `window` of them live at once so that the peer's limits and other
+ * transfers keep room.  One batch at a time; each transfer that ends
+ * starts the next on the following loop turn (never from inside xfer_end).
+ */
+struct move_batch {
+	char             peer[64];
+	struct ctp_addr *mns;
+	size_t           n, next;
+	unsigned         live, window;
+	uint64_t         committed, failed, skipped;
+	uint64_t         t0, ms;      /* start; duration once finished */
+	uint16_t         fpts[MAX_FPTS];
+	size_t           nfpts;
+	int              done;
 };
 
 struct ctp_engine {
@@ -160,6 +181,8 @@ struct ctp_engine {
 	struct ctp_msg          *m;        /* scratch: one message being built */
 	uint8_t                 *out;      /* scratch: its octets */
 	uint8_t                 *ctl;      /* scratch: a control CDB */
+	struct move_batch        move;     /* the current or last fail-over */
+	uv_timer_t               move_timer;
 };
 
 static void xfer_end(struct xfer *x, const char *outcome);
@@ -167,6 +190,7 @@ static void send_ctd(struct xfer *x);
 static void sink_install(struct xfer *x);
 static void sink_finish(struct xfer *x, int timed_out);
 static void source_finish(struct xfer *x, const uint8_t *status, size_t n, int outcome_all);
+static void move_pump(uv_timer_t *t);
 
 /* ---- small helpers ------------------------------------------------------- */
 
@@ -720,6 +744,14 @@ xfer_end(struct xfer *x, const char *outcome)
 	xfer_state(x, XS_DONE, outcome);
 	log_notice("transfer mn=%s id=%s: %s (%s, %llu ms)", x->mnstr, x->idstr, outcome,
 	    role_names[x->role], (unsigned long long)(now_ms(e) - x->t0));
+	if (x->batch) {
+		e->move.live--;
+		if (strcmp(outcome, "committed") == 0)
+			e->move.committed++;
+		else
+			e->move.failed++;
+		uv_timer_start(&e->move_timer, move_pump, 0, 0);
+	}
 	if (strcmp(outcome, "committed") == 0)
 		e->st.committed++;
 	else if (strcmp(outcome, "timed out") == 0)
@@ -2100,6 +2132,166 @@ ctp_engine_trigger(struct ctp_engine *e, const struct ctp_trigger *t, struct ctp
 	return 0;
 }
 
+/* ---- a whole node's fail-over ------------------------------------------------- */
+
+struct mn_list {
+	struct ctp_addr *v;
+	size_t           n, cap;
+	int              err;
+};
+
+static void
+mn_list_add(void *arg, const struct ctp_addr *mn)
+{
+	struct mn_list *l = arg;
+	struct ctp_addr a = { 0 };
+
+	if (l->err || ctp_addr_set(&a, mn->family, mn->a) < 0)
+		return;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? 2 * l->cap : 256;
+		struct ctp_addr *v = realloc(l->v, cap * sizeof *v);
+
+		if (!v) {
+			l->err = CTP_E_NOMEM;
+			return;
+		}
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = a;   /* normalised: memcmp orders and compares it */
+}
+
+static int
+mn_cmp(const void *x, const void *y)
+{
+	return memcmp(x, y, sizeof(struct ctp_addr));
+}
+
+/* Start what the window allows; finish the batch when nothing is left. */
+static void
+move_pump(uv_timer_t *t)
+{
+	struct ctp_engine *e = t->data;
+	struct move_batch *b = &e->move;
+
+	while (!b->done && b->live < b->window && b->next < b->n) {
+		const struct ctp_addr *mn = &b->mns[b->next];
+		char a[CTP_ADDRSTRLEN];
+		struct xfer *x;
+
+		if (xfer_find(e, mn)) {
+			/* a handover of this MN is under way: it decides where it goes */
+			log_notice("move-all to %s: mn %s skipped: a transfer for it is live", b->peer,
+			    ctp_addr_fmt(mn, a, sizeof a));
+			b->skipped++;
+			b->next++;
+			continue;
+		}
+		if ((x = xfer_new(e, mn, XR_SOURCE, b->peer)) == NULL) {
+			if (b->live)
+				return;   /* a limit: the next transfer to end makes room */
+			log_warn("move-all to %s: mn %s not moved: no transfer can start", b->peer,
+			    ctp_addr_fmt(mn, a, sizeof a));
+			b->failed++;
+			b->next++;
+			continue;
+		}
+		b->next++;
+		b->live++;
+		x->batch = 1;
+		for (size_t i = 0; i < b->nfpts; i++)
+			x->fpts[x->nfpts++] = b->fpts[i];
+		source_start(x, 0);
+	}
+	if (!b->done && b->next == b->n && b->live == 0) {
+		b->done = 1;
+		b->ms = now_ms(e) - b->t0;
+		free(b->mns);
+		b->mns = NULL;
+		log_notice("move-all to %s: finished in %llu ms: %zu MNs, %llu committed, %llu failed, "
+		    "%llu skipped", b->peer, (unsigned long long)b->ms, b->n,
+		    (unsigned long long)b->committed, (unsigned long long)b->failed,
+		    (unsigned long long)b->skipped);
+	}
+}
+
+int
+ctp_engine_move_all(struct ctp_engine *e, const char *peer, const uint16_t *fpts, size_t nfpts,
+    size_t *count, struct ctp_err *err)
+{
+	struct ctp_peer *p = ctp_node_peer(e->node, peer);
+	struct move_batch *b = &e->move;
+	struct mn_list l = { 0 };
+	size_t k = 0;
+
+	*count = 0;
+	if (!p)
+		return ctp_err_set(err, CTP_E_NOTFOUND, 0, 0, "no peer named \"%s\"", peer);
+	if (!(p->conf.roles & CTP_ROLE_SG))
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "%s is not an SG", peer);
+	if (b->mns && !b->done)
+		return ctp_err_set(err, CTP_E_STATE, 0, 0, "a move-all to %s is running (%zu of %zu "
+		    "MNs started)", b->peer, b->next, b->n);
+	if (nfpts > MAX_FPTS)
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "at most %d FPTs", MAX_FPTS);
+	for (size_t i = 0; i < ctp_registry_count(e->reg); i++) {
+		const struct ctp_plugin *pl = ctp_registry_at(e->reg, i);
+		struct xfer probe = { .fpts = { 0 } };
+		int rc;
+
+		memcpy(probe.fpts, fpts, nfpts * sizeof *fpts);
+		probe.nfpts = nfpts;
+		if (!pl->feat->source_mns || !wants_fpt(&probe, pl->feat))
+			continue;
+		if ((rc = pl->feat->source_mns(pl->state, mn_list_add, &l)) < 0 || l.err) {
+			free(l.v);
+			return ctp_err_set(err, l.err ? l.err : rc, 0, 0, "%s could not list its MNs",
+			    pl->feat->name);
+		}
+	}
+	qsort(l.v, l.n, sizeof *l.v, mn_cmp);
+	for (size_t i = 0; i < l.n; i++)
+		if (k == 0 || mn_cmp(&l.v[k - 1], &l.v[i]) != 0)
+			l.v[k++] = l.v[i];
+	free(b->mns);
+	memset(b, 0, sizeof *b);
+	snprintf(b->peer, sizeof b->peer, "%s", peer);
+	b->mns = l.v;
+	b->n = k;
+	b->t0 = now_ms(e);
+	/* half of what one peer may hold: handovers to it keep the other half */
+	b->window = e->conf->limits.transfers_per_peer < e->conf->limits.transfers ?
+	    e->conf->limits.transfers_per_peer : e->conf->limits.transfers;
+	b->window = b->window > 1 ? b->window / 2 : 1;
+	memcpy(b->fpts, fpts, nfpts * sizeof *fpts);
+	b->nfpts = nfpts;
+	*count = k;
+	log_notice("move-all to %s: %zu MNs, at most %u transfers at a time", peer, k, b->window);
+	move_pump(&e->move_timer);
+	return 0;
+}
+
+int
+ctp_engine_move_status(const struct ctp_engine *e, struct ctp_engine_move *out)
+{
+	const struct move_batch *b = &e->move;
+
+	memset(out, 0, sizeof *out);
+	if (!b->peer[0])
+		return CTP_E_NOTFOUND;
+	memcpy(out->peer, b->peer, sizeof out->peer);
+	out->running = !b->done;
+	out->mns = b->n;
+	out->queued = b->n - b->next;
+	out->live = b->live;
+	out->committed = b->committed;
+	out->failed = b->failed;
+	out->skipped = b->skipped;
+	out->elapsed_ms = b->done ? b->ms : now_ms(e) - b->t0;
+	return 0;
+}
+
 /* ---- control commands ---------------------------------------------------------- */
 
 static struct ctp_val *
@@ -2200,15 +2392,29 @@ cmd_trigger(void *state, const struct ctp_val *req, struct ctp_val *r, struct ct
 	uint16_t fpts[MAX_FPTS];
 	int rc;
 
-	(void)r;
-	if (ctp_val_get_str(req, "kind", &kind, err) < 0 || ctp_val_get_str(req, "mn", &mn, err) < 0 ||
-	    ctp_val_get_str(req, "peer", &peer, err) < 0)
+	size_t count;
+
+	if (ctp_val_get_str(req, "kind", &kind, err) < 0)
 		return ctp_err_set(err, CTP_E_INVAL, 0, 0,
-		    "trigger needs \"kind\" (push, pull, move), \"mn\" and \"peer\"");
+		    "trigger needs \"kind\" (push, pull, move, move-all), \"mn\" and \"peer\"");
+	if (strcmp(kind, "move-all") == 0) {
+		size_t n;
+
+		if (ctp_val_get_str(req, "peer", &peer, err) < 0)
+			return ctp_err_set(err, CTP_E_INVAL, 0, 0, "move-all needs \"peer\"");
+		if ((rc = parse_fpts(req, fpts, &n, err)) < 0 ||
+		    (rc = ctp_engine_move_all(e, peer, fpts, n, &count, err)) < 0)
+			return rc;
+		return ctp_val_set_u64(r, "mns", count);
+	}
+	if (ctp_val_get_str(req, "mn", &mn, err) < 0 || ctp_val_get_str(req, "peer", &peer, err) < 0)
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0,
+		    "trigger needs \"kind\" (push, pull, move, move-all), \"mn\" and \"peer\"");
 	t.kind = strcmp(kind, "push") == 0 ? CTP_TRIGGER_PUSH : strcmp(kind, "pull") == 0 ?
 	    CTP_TRIGGER_PULL : strcmp(kind, "move") == 0 ? CTP_TRIGGER_MOVE : 0;
 	if (!t.kind)
-		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "kind \"%s\": push, pull or move", kind);
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "kind \"%s\": push, pull, move or move-all",
+		    kind);
 	if (ctp_addr_parse(&t.mn, mn) < 0)
 		return ctp_err_set(err, CTP_E_VALUE, 0, 0, "\"%s\" is not an address", mn);
 	if ((rc = parse_fpts(req, fpts, &t.nfpts, err)) < 0)
@@ -2283,7 +2489,22 @@ describe_status(struct ctp_val *r, void *ud)
 {
 	struct ctp_engine *e = ud;
 
+	struct ctp_engine_move m;
+	struct ctp_val *mv;
+
 	ctp_val_set_u64(r, "transfers_live", e->st.live);
+	if (ctp_engine_move_status(e, &m) < 0 || (mv = ctp_val_obj()) == NULL)
+		return;   /* no move-all yet */
+	ctp_val_set_str(mv, "peer", m.peer);
+	ctp_val_set_str(mv, "state", m.running ? "running" : "finished");
+	ctp_val_set_u64(mv, "mns", m.mns);
+	ctp_val_set_u64(mv, "queued", m.queued);
+	ctp_val_set_u64(mv, "live", m.live);
+	ctp_val_set_u64(mv, "committed", m.committed);
+	ctp_val_set_u64(mv, "failed", m.failed);
+	ctp_val_set_u64(mv, "skipped", m.skipped);
+	ctp_val_set_u64(mv, "elapsed_ms", m.elapsed_ms);
+	ctp_val_obj_set(r, "moves", mv);
 }
 
 static void
@@ -2340,6 +2561,8 @@ ctp_engine_new(struct ctp_node *node, struct ctp_engine **out, struct ctp_err *e
 	e->reg = ctp_node_registry(node);
 	e->bucket = e->conf->timers.request_rate;
 	e->bucket_at = now_ms(e);
+	uv_timer_init(ctp_node_loop(node), &e->move_timer);
+	e->move_timer.data = e;
 	ctp_node_set_handler(node, &handler, e);
 	ops->register_cmd((struct ctp_host *)(void *)node, "transfers", cmd_transfers, e);
 	ops->register_cmd((struct ctp_host *)(void *)node, "trigger", cmd_trigger, e);
@@ -2386,6 +2609,12 @@ free_key(const struct ctp_addr *a, uint32_t tag, void *val, void *arg)
 	ctp_secret_free(val);
 }
 
+static void
+engine_freed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
 void
 ctp_engine_free(struct ctp_engine *e)
 {
@@ -2412,8 +2641,10 @@ ctp_engine_free(struct ctp_engine *e)
 	ctp_amap_fini(&e->live);
 	seen_expire(e, UINT64_MAX, 0);
 	ctp_amap_fini(&e->seen);
+	free(e->move.mns);
 	free(e->m);
 	free(e->out);
 	free(e->ctl);
-	free(e);
+	/* the engine goes with its last handle, on the loop's next turn */
+	uv_close((uv_handle_t *)&e->move_timer, engine_freed);
 }

@@ -5,6 +5,9 @@
  *       push: at pAR, predictive: the MN's contexts (and key) to nAR PEER;
  *       pull: at nAR, reactive: ask pAR PEER for them (token 0);
  *       move: at an SG, hand them to the SG PEER (load balancing, fail-over).
+ *   ctpctl trigger move-all PEER [--fpt FPT]...
+ *       at an SG: every MN's contexts to the SG PEER (a whole node's
+ *       fail-over), paced by the daemon; ctpctl status shows the progress.
  *   ctpctl mn-key set MN KEY | del MN | list | load FILE
  *       the MN-pAR keys of RFC 4067 2.7 (hex, 20 or 32 octets); load takes the
  *       JSON array `ctpmn keys` prints.  No command ever prints a key.
@@ -23,15 +26,8 @@ ctpctl_reply_done(struct ctp_val *reply, int json)
 {
 	int rc = CTPCTL_EXIT_OK;
 
-	if (json) {
-		struct ctp_val *ok = NULL;
-
-		for (size_t i = 0; i < reply->n; i++)
-			if (strcmp(reply->members[i].key, "ok") == 0)
-				ok = reply->members[i].val;
-		(void)ok;
+	if (json)
 		rc = ctpctl_print_json(reply);
-	}
 	ctp_val_free(reply);
 	return rc;
 }
@@ -47,7 +43,9 @@ ctpctl_trigger(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char use[] =
-	    "usage: ctpctl [-s SOCKET] trigger push|pull|move MN PEER [--fpt FPT]... [--json]\n";
+	    "usage: ctpctl [-s SOCKET] trigger push|pull|move MN PEER [--fpt FPT]... [--json]\n"
+	    "       ctpctl [-s SOCKET] trigger move-all PEER [--fpt FPT]... [--json]\n";
+	int all;
 	struct ctp_val *req, *fpts, *reply;
 	int c, json = 0, rc;
 
@@ -74,8 +72,9 @@ ctpctl_trigger(int argc, char **argv)
 		default: ctp_val_free(fpts); return CTPCTL_EXIT_USAGE;
 		}
 	}
-	if (argc - optind != 3 || (strcmp(argv[optind], "push") && strcmp(argv[optind], "pull") &&
-	    strcmp(argv[optind], "move"))) {
+	all = optind < argc && strcmp(argv[optind], "move-all") == 0;
+	if (argc - optind != 3 - all || (!all && strcmp(argv[optind], "push") &&
+	    strcmp(argv[optind], "pull") && strcmp(argv[optind], "move"))) {
 		fputs(use, stderr);
 		ctp_val_free(fpts);
 		return CTPCTL_EXIT_USAGE;
@@ -83,14 +82,21 @@ ctpctl_trigger(int argc, char **argv)
 	req = ctpctl_request("trigger");
 	if (req) {
 		ctp_val_set_str(req, "kind", argv[optind]);
-		ctp_val_set_str(req, "mn", argv[optind + 1]);
-		ctp_val_set_str(req, "peer", argv[optind + 2]);
+		if (!all)
+			ctp_val_set_str(req, "mn", argv[optind + 1]);
+		ctp_val_set_str(req, "peer", argv[optind + 2 - all]);
 		ctp_val_obj_set(req, "fpts", fpts);
 	} else
 		ctp_val_free(fpts);
 	if ((rc = ctpctl_ask("trigger", req, &reply)) != CTPCTL_EXIT_OK)
 		return rc;
-	if (!json)
+	if (!json && all) {
+		uint64_t n = 0;
+
+		(void)ctp_val_get_u64(reply, "mns", UINT64_MAX, &n, NULL);
+		printf("move-all towards %s: %llu MNs queued (ctpctl status shows the progress)\n",
+		    argv[optind + 1], (unsigned long long)n);
+	} else if (!json)
 		printf("%s %s towards %s: started (ctpctl transfers shows it)\n", argv[optind],
 		    argv[optind + 1], argv[optind + 2]);
 	return ctpctl_reply_done(reply, json);

@@ -333,6 +333,19 @@ kv_sink_done(void *state, struct ctp_xfer *x, int outcome, const uint8_t *status
 	s->sink_dones++;
 }
 
+static int
+kv_mns(void *state, void (*fn)(void *arg, const struct ctp_addr *mn), void *arg)
+{
+	struct kv_state *s = state;
+
+	/* as the ipsec plugin: frozen items too (their MN is on its way and
+	 * the engine skips it), quarantined ones never */
+	for (struct kv_item *it = s->items; it; it = it->next)
+		if (it->state != KV_QUARANTINED)
+			fn(arg, &it->mn);
+	return 0;
+}
+
 const struct ctp_feature kv_feature = {
 	.abi_version = CTP_FEATURE_ABI_VERSION,
 	.size = sizeof(struct ctp_feature),
@@ -350,4 +363,5 @@ const struct ctp_feature kv_feature = {
 	.sink_install = kv_install,
 	.sink_review = kv_review,
 	.sink_done = kv_sink_done,
+	.source_mns = kv_mns,
 };

@@ -29,7 +29,7 @@ static const unsigned roles[NNODES] = {
 };
 /* who peers with whom */
 static const int links[][2] = {
-	{ S1, PR }, { S2, PR }, { PR, NR }, { NR, S1P }, { NR, S2P },
+	{ S1, PR }, { S2, PR }, { PR, NR }, { NR, S1P }, { NR, S2P }, { S1, S2 },
 };
 
 static const uint8_t mn_key[20] = {
@@ -723,6 +723,71 @@ test_limit_cached_pctd(void)
 	memset(T.lim, 0, sizeof T.lim);
 }
 
+static int
+move_finished(void)
+{
+	struct ctp_engine_move m;
+
+	return ctp_engine_move_status(T.eng[S1], &m) == 0 && !m.running && quiet();
+}
+
+/* A whole SG's fail-over: 40 MNs with two items each, two transfers at a
+ * time; one MN already on its way is skipped and moves on its own. */
+static void
+test_move_all(void)
+{
+	struct ctp_trigger t = { .kind = CTP_TRIGGER_MOVE, .peer = "s2" };
+	struct ctp_err err = { 0 };
+	struct ctp_engine_stats st;
+	struct ctp_engine_move m;
+	struct ctp_addr mn;
+	size_t count = 0;
+	char a[32];
+
+	T.lim[S1].transfers_per_peer = 4;
+	start(2000);
+	for (int i = 0; i < 40; i++) {
+		snprintf(a, sizeof a, "198.51.100.%d", i + 1);
+		CU_ASSERT_FATAL(ctp_addr_parse(&mn, a) == 0);
+		kv_add(T.kv[S1], &mn, "s1:x", (uint32_t)i);
+		kv_add(T.kv[S1], &mn, "s1:y", (uint32_t)i);
+	}
+	/* not an SG; no such peer */
+	CU_ASSERT(ctp_engine_move_all(T.eng[S1], "pr", NULL, 0, &count, &err) == CTP_E_INVAL);
+	CU_ASSERT(ctp_engine_move_all(T.eng[S1], "nobody", NULL, 0, &count, &err) == CTP_E_NOTFOUND);
+	t.mn = T.mn;
+	CU_ASSERT(ctp_engine_trigger(T.eng[S1], &t, &err) == 0);
+	CU_ASSERT_FATAL(ctp_engine_move_all(T.eng[S1], "s2", NULL, 0, &count, &err) == 0);
+	CU_ASSERT_EQUAL(count, 41);
+	/* one batch at a time */
+	CU_ASSERT(ctp_engine_move_all(T.eng[S1], "s2", NULL, 0, &count, &err) == CTP_E_STATE);
+	run_until(move_finished, 10000);
+	CU_ASSERT_FATAL(move_finished());
+	for (int i = 0; i < 40; i++) {
+		snprintf(a, sizeof a, "198.51.100.%d", i + 1);
+		(void)ctp_addr_parse(&mn, a);
+		CU_ASSERT_EQUAL(kv_count(T.kv[S1], &mn), 0);
+		CU_ASSERT_EQUAL(kv_get(T.kv[S2], &mn, "s1:x"), KV_ACTIVE);
+		CU_ASSERT_EQUAL(kv_get(T.kv[S2], &mn, "s1:y"), KV_ACTIVE);
+	}
+	CU_ASSERT_EQUAL(kv_get(T.kv[S2], &T.mn, "s1:a"), KV_ACTIVE);
+	ctp_engine_stats(T.eng[S1], &st);
+	CU_ASSERT_EQUAL(st.committed, 41);
+	CU_ASSERT(ctp_engine_move_status(T.eng[S1], &m) == 0);
+	CU_ASSERT_EQUAL(m.mns, 41);
+	CU_ASSERT_EQUAL(m.committed, 40);
+	CU_ASSERT_EQUAL(m.skipped, 1);
+	CU_ASSERT_EQUAL(m.failed, 0);
+	CU_ASSERT_EQUAL(m.queued, 0);
+	CU_ASSERT_STRING_EQUAL(m.peer, "s2");
+	/* nothing left: a second batch is empty and finishes at once */
+	CU_ASSERT(ctp_engine_move_all(T.eng[S1], "s2", NULL, 0, &count, &err) == 0);
+	CU_ASSERT_EQUAL(count, 0);
+	assert_balanced();
+	stop();
+	memset(T.lim, 0, sizeof T.lim);
+}
+
 CTP_TEST_SUITE(engine, NULL, NULL,
 	CTP_TEST(test_reactive_chain),
 	CTP_TEST(test_refused_everywhere),
@@ -741,4 +806,5 @@ CTP_TEST_SUITE(engine, NULL, NULL,
 	CTP_TEST(test_limit_cdbs),
 	CTP_TEST(test_limit_per_peer),
 	CTP_TEST(test_limit_cached_pctd),
+	CTP_TEST(test_move_all),
 );

@@ -92,4 +92,5 @@ const struct ctp_feature ctp_feature = {
 	.sink_install   = ipsec_xfer_sink_install,
 	.sink_review    = ipsec_xfer_sink_review,
 	.sink_done      = ipsec_xfer_sink_done,
+	.source_mns     = ipsec_xfer_source_mns,
 };

@@ -89,6 +89,11 @@ struct ipsec_sad_ops {
 	/* One object per SA for `ctpctl sas`: lookup triple, state, algorithms
 	 * by name, counters, lifetimes; NEVER key octets. */
 	int  (*describe)(struct ipsec_sad *s, struct ctp_val *arr);
+	/* For a whole node's fail-over: fn gets the far end of every SA that
+	 * is not quarantined (the end that is not this node; an address may
+	 * come more than once).  0 or CTP_E_*. */
+	int  (*each_peer)(struct ipsec_sad *s, void (*fn)(void *arg, const struct ctp_addr *peer),
+	    void *arg);
 };
 
 extern const struct ipsec_sad_ops ipsec_sad_mem;

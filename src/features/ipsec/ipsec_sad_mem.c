@@ -1848,6 +1848,17 @@ ipsec_sad_mem_describe(struct ipsec_sad *s, struct ctp_val *arr)
 	return 0;
 }
 
+/* The SAs are stored from this node's side: the peer is the far end. */
+static int
+ipsec_sad_mem_each_peer(struct ipsec_sad *s, void (*fn)(void *arg, const struct ctp_addr *peer),
+    void *arg)
+{
+	for (const struct mem_sa *m = s->first; m; m = m->next)
+		if (m->state != IPSEC_SA_QUARANTINED)
+			fn(arg, &m->sa.peer);
+	return 0;
+}
+
 int
 ipsec_sad_mem_counters(struct ipsec_sad *s, struct ctp_val *obj)
 {
@@ -1886,4 +1897,5 @@ const struct ipsec_sad_ops ipsec_sad_mem = {
 	.spi_in_use = ipsec_sad_mem_spi_in_use,
 	.supports   = ipsec_sad_mem_supports,
 	.describe   = ipsec_sad_mem_describe,
+	.each_peer  = ipsec_sad_mem_each_peer,
 };

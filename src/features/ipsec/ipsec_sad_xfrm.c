@@ -2170,6 +2170,55 @@ ipsec_sad_xfrm_list_reset(void *arg)
 	l->over = false;
 }
 
+struct ipsec_sad_xfrm_peer_arg {
+	struct ipsec_sad          *s;
+	void                     (*fn)(void *arg, const struct ctp_addr *peer);
+	void                      *arg;
+	struct ipsec_xfrm_view     v;
+	struct ipsec_xfrm_state    st;
+};
+
+static int
+ipsec_sad_xfrm_peer_cb(const struct ipsec_xfrm_msg *m, void *arg)
+{
+	struct ipsec_sad_xfrm_peer_arg *l = arg;
+	const struct xfrm_usersa_info *i = &l->st.info;
+	unsigned af;
+	struct ctp_addr a;
+
+	if (ipsec_sad_xfrm_parse_state(m, &l->st, NULL) < 0)
+		return 0;
+	af = ipsec_sad_xfrm_family(i->family);
+	if (af && i->id.spi && (i->id.proto == CTP_IPPROTO_ESP || i->id.proto == CTP_IPPROTO_AH)) {
+		ipsec_sad_xfrm_addr_get(&a, af, ipsec_sad_xfrm_is_local(&l->v, i->family,
+		    &i->saddr) ? &i->id.daddr : &i->saddr);
+		l->fn(l->arg, &a);
+	}
+	ipsec_sad_xfrm_state_clear(&l->st);
+	return 0;
+}
+
+/* A dump repeated after an interruption may name a peer twice: allowed. */
+static int
+ipsec_sad_xfrm_each_peer(struct ipsec_sad *s, void (*fn)(void *arg, const struct ctp_addr *peer),
+    void *arg)
+{
+	struct ipsec_sad_xfrm_peer_arg *l;
+	int rc;
+
+	if ((l = calloc(1, sizeof *l)) == NULL)
+		return CTP_E_NOMEM;
+	ipsec_sad_xfrm_load_local(s);
+	l->s = s;
+	l->fn = fn;
+	l->arg = arg;
+	ipsec_sad_xfrm_view(s, &l->v);
+	rc = ipsec_sad_xfrm_dump(s, XFRM_MSG_GETSA, NULL, ipsec_sad_xfrm_peer_cb, l, NULL);
+	ipsec_sad_xfrm_state_clear(&l->st);
+	free(l);
+	return rc;
+}
+
 /* CTP_E_LIMIT (the first max in out) when more than max SAs relate. */
 static int
 ipsec_sad_xfrm_list(struct ipsec_sad *s, const struct ctp_addr *mn, struct ipsec_sa_ref *out,
@@ -2804,4 +2853,5 @@ const struct ipsec_sad_ops ipsec_sad_xfrm = {
 	.spi_in_use = ipsec_sad_xfrm_spi_in_use,
 	.supports = ipsec_sad_xfrm_supports,
 	.describe = ipsec_sad_xfrm_describe,
+	.each_peer = ipsec_sad_xfrm_each_peer,
 };

@@ -1902,3 +1902,39 @@ ipsec_xfer_cmd_sa_del(void *state, const struct ctp_val *req, struct ctp_val *re
 	return ctp_val_set_u64(reply, "count", 1) < 0 ?
 	    ctp_err_set(err, CTP_E_NOMEM, 0, 0, "out of memory") : 0;
 }
+
+/* ---- a whole node's fail-over ------------------------------------------------ */
+
+struct ipsec_xfer_mns {
+	const struct ipsec_xfer *s;
+	void                   (*fn)(void *arg, const struct ctp_addr *mn);
+	void                    *arg;
+};
+
+/*
+ * The far end of an SA is an MN unless it is this node or a configured
+ * peer: an SA between two nodes (a tunnel carrying MNs' traffic) moves
+ * with the MNs its selectors cover, as at a handover, not on its own.
+ */
+static void
+ipsec_xfer_mns_one(void *arg, const struct ctp_addr *peer)
+{
+	const struct ipsec_xfer_mns *m = arg;
+	const struct ipsec_xfer *s = m->s;
+
+	if (ipsec_xfer_is_own(s, peer) ||
+	    (IPSEC_XFER_HOST_HAS(s->ops, peer_by_addr) && s->ops->peer_by_addr(s->host, peer)))
+		return;
+	m->fn(m->arg, peer);
+}
+
+int
+ipsec_xfer_source_mns(void *state, void (*fn)(void *arg, const struct ctp_addr *mn), void *arg)
+{
+	struct ipsec_xfer *s = state;
+	struct ipsec_xfer_mns m = { .s = s, .fn = fn, .arg = arg };
+
+	if (!s->sad_ops->each_peer)
+		return CTP_E_UNSUPPORTED;
+	return s->sad_ops->each_peer(s->sad, ipsec_xfer_mns_one, &m);
+}

@@ -101,6 +101,9 @@ void ipsec_xfer_fini(void *state);
 /* The whole check of an SA (0xFF01) or profile (0xFF02) CDB. */
 int  ipsec_xfer_check(void *state, const struct ctp_cdb *cdb, unsigned family,
     struct ctp_err *err);
+/* The MNs of this node's SAs, for ctpctl trigger move-all (ctp_feature.h). */
+int  ipsec_xfer_source_mns(void *state, void (*fn)(void *arg, const struct ctp_addr *mn),
+    void *arg);
 int  ipsec_xfer_source_collect(void *state, struct ctp_xfer *x, struct ctp_collect *c,
     struct ctp_err *err);
 void ipsec_xfer_source_done(void *state, struct ctp_xfer *x, int outcome,
