@@ -115,7 +115,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory tests
 
 tests: all check-proto check-unit check-tools check-ctl check-pcap-writer check-mn check-esp \
-	check-daemon check-netns check-dissector
+	check-daemon check-netns check-dissector check-model
 	@echo "make check: all test groups passed"
 
 demo: deps
@@ -251,6 +251,12 @@ check-netns: all
 check-dissector: all
 	$(call say,TEST,dissector)
 	$(Q)tests/dissector/run.sh $(B)
+
+# The relay chain's safety (PROFILE 5), model-checked with SPIN.
+.PHONY: check-model
+check-model:
+	$(call say,TEST,model)
+	$(Q)tests/model/run.sh $(B)
 
 # ---- fuzzing (clang, libFuzzer) -----------------------------------------
 

@@ -56,6 +56,10 @@ struct ctp_peer {
 	struct ctp_pending     *pending;
 	size_t                  npending;
 	void                   *engine;     /* the engine's per-peer state */
+	/* +1 each time the channel comes up: messages of one association,
+	 * and only those, arrive in order and at most once (PROFILE 2), so
+	 * the engine binds each exchange to the generation it runs on */
+	uint32_t                gen;
 };
 
 /* What the node hands up: decoded messages (raw octets alongside). */

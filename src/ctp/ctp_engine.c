@@ -70,6 +70,8 @@ struct sub {
 	int      done;
 	uint16_t fpts[MAX_FPTS];
 	size_t   nfpts;
+	uint32_t seq;      /* a fetch's own CT-Req seq (its CTD's REQ_SEQ) */
+	uint32_t gen;      /* the association the CT-Req or relay CTD left on */
 };
 
 struct step {
@@ -102,6 +104,10 @@ struct xfer {
 	int                have_kn;
 	char               peer[64];       /* the AR or SG on the other side */
 	int                ack;            /* the CTD/PCTD we received wants a CTDR */
+	/* association generations (ctp_peer.gen) with peer: where its CT-Req
+	 * came from (req_bound: there was one), where our CTD/PCTD left */
+	uint32_t           req_gen, sent_gen;
+	int                req_bound;
 	uint32_t           elapsed_ms;
 	/* the CDBs: a wire region and what we know of each */
 	uint8_t           *cdb;
@@ -546,6 +552,54 @@ peer_send(struct ctp_engine *e, const char *name, const uint8_t *msg, size_t len
 	return rc;
 }
 
+/*
+ * The association a message to name sent now leaves on: the current one,
+ * or, while the channel is down (the message waits), the next.  Exchanges
+ * are bound to it: a clean verdict (a CTC, a refusal that would thaw)
+ * from a later association is read as "timed out", because the peer may
+ * have restarted or lost messages and used what it was given
+ * (tests/model/chain.pml, FIX_ASSOC_GEN).
+ */
+static uint32_t
+peer_gen_next(struct ctp_engine *e, const char *name)
+{
+	struct ctp_peer *p = ctp_node_peer(e->node, name);
+
+	return !p ? 0 : p->state == CTP_PEER_UP ? p->gen : p->gen + 1;
+}
+
+/* Statuses of a verdict from association gen when the exchange ran on
+ * sent: a clean one becomes "timed out" when they differ. */
+static void
+stale_verdict(uint8_t *status, size_t n, uint32_t gen, uint32_t sent)
+{
+	for (size_t i = 0; gen != sent && i < n; i++)
+		if (ctp_xfer_status_outcome(status[i]) == CTP_XFER_ABORT_CLEAN)
+			status[i] = CTP_ST_TIMED_OUT;
+}
+
+/* The REQ_SEQ of m's control CDB: 1 and *seq, or 0 when it has none. */
+static int
+msg_req_seq(const struct ctp_msg *m, uint32_t *seq)
+{
+	const struct ctp_fpt_def *fd = ctp_fpt_def(CTP_FPT_CONTROL);
+
+	for (size_t i = 0; i < m->ncdb; i++) {
+		struct ctp_cur cur;
+		struct ctp_tlv t;
+
+		if (m->cdb[i].fpt != CTP_FPT_CONTROL)
+			continue;
+		ctp_cur_init(&cur, m->cdb[i].data, m->cdb[i].len, 0);
+		while (ctp_tlv_next(&cur, fd, &t, NULL) == 1)
+			if (t.type == CTP_TLV_CONTROL_REQ_SEQ && t.len == 4) {
+				*seq = ctp_get_u32(t.val);
+				return 1;
+			}
+	}
+	return 0;
+}
+
 /* Encode e->m into e->out; 0 or CTP_E_*. */
 static int
 encode(struct ctp_engine *e, size_t *len)
@@ -848,9 +902,16 @@ send_fetches(struct xfer *x)
 		uint8_t req[4 * MAX_FPTS];
 		size_t len;
 
+		/* a seq of its own: the MN's is reused by a retransmitted CTAR,
+		 * and a late answer to an earlier fetch must not pass for this
+		 * one (tests/model/chain.pml, FIX_FETCH_REQSEQ) */
+		do
+			(void)RAND_bytes((unsigned char *)&s->seq, sizeof s->seq);
+		while (s->seq == 0 || s->seq == x->seq);
+		s->gen = peer_gen_next(e, s->peer);
 		ctp_msg_init(e->m, CTP_MSG_CTREQ, x->mn.family);
 		e->m->mn_prev = x->mn;
-		e->m->seq = x->seq;
+		e->m->seq = s->seq;
 		e->m->token = 0;
 		for (size_t k = 0; k < s->nfpts; k++) {
 			ctp_put_u16(req + 4 * k, s->fpts[k]);
@@ -899,12 +960,19 @@ on_fetched(struct xfer *x, struct ctp_peer *p, const struct ctp_msg *m)
 	struct ctp_err err = { 0 };
 	int si = -1;
 
+	uint32_t rs;
+
 	for (size_t i = 0; i < x->nsub; i++)
 		if (strcmp(x->sub[i].peer, p->conf.name) == 0 && !x->sub[i].done)
 			si = (int)i;
 	if (si < 0) {
 		log_info("transfer mn=%s id=%s: unexpected CTD from %s ignored", x->mnstr, x->idstr,
 		    p->conf.name);
+		return;
+	}
+	if (!msg_req_seq(m, &rs) || rs != x->sub[si].seq) {
+		log_info("transfer mn=%s id=%s: a CTD from %s for another request ignored", x->mnstr,
+		    x->idstr, p->conf.name);
 		return;
 	}
 	x->sub[si].done = 1;
@@ -942,6 +1010,15 @@ send_ctd(struct xfer *x)
 	size_t len;
 	int pctd = x->role == XR_PAR && x->predictive;
 
+	if (x->req_bound && peer_gen_next(e, x->peer) != x->req_gen) {
+		/* whoever asked is gone with its association: nothing left here */
+		log_notice("transfer mn=%s id=%s: the association %s asked on is gone: not sent",
+		    x->mnstr, x->idstr, x->peer);
+		source_finish(x, NULL, 0, CTP_XFER_ABORT_CLEAN);
+		return;
+	}
+	if (!x->first_send)
+		x->sent_gen = peer_gen_next(e, x->peer);
 	ctp_msg_init(e->m, pctd ? CTP_MSG_PCTD : CTP_MSG_CTD, x->mn.family);
 	e->m->flags |= CTP_HDR_X;   /* A: we want the CTDR */
 	e->m->mn_prev = x->mn;
@@ -960,6 +1037,8 @@ send_ctd(struct xfer *x)
 	if (!x->first_send)
 		x->first_send = now_ms(e);
 	/* keep it: nAR may ask again with the same sequence number (RFC 4067 2.5.3) */
+	if (x->last)
+		ctp_wipe(x->last, x->lastlen);   /* the one before: keys too */
 	free(x->last);
 	if ((x->last = malloc(len)) != NULL) {
 		memcpy(x->last, e->out, len);
@@ -989,7 +1068,7 @@ source_finish(struct xfer *x, const uint8_t *status, size_t n, int outcome_all)
 {
 	struct ctp_engine *e = x->e;
 	uint8_t st[CTP_MAX_CDBS];
-	int committed = 1;
+	int committed = 1, carried = 0;
 
 	for (size_t i = 0; i < x->ncdb; i++) {
 		if (status && i < n)
@@ -997,9 +1076,15 @@ source_finish(struct xfer *x, const uint8_t *status, size_t n, int outcome_all)
 		else
 			x->meta[i].status = outcome_all == CTP_XFER_COMMIT ? CTP_ST_SUCCESS :
 			    outcome_all == CTP_XFER_ABORT_UNKNOWN ? CTP_ST_TIMED_OUT : CTP_ST_CANCELLED;
-		if (x->meta[i].plugin >= 0 || x->meta[i].sub >= 0)
+		if (x->meta[i].plugin >= 0 || x->meta[i].sub >= 0) {
 			committed &= status_ok(x->meta[i].status);
+			carried = 1;
+		}
 	}
+	/* nothing but the control CDB: the receiver's verdict says it all (a
+	 * cancel is no commit, and the MN's key stays for its next try) */
+	if (!carried)
+		committed = status ? n > 0 && status_ok(status[0]) : outcome_all == CTP_XFER_COMMIT;
 	/* local plugins */
 	for (size_t i = 0; i < ctp_registry_count(e->reg); i++) {
 		const struct ctp_plugin *p = ctp_registry_at(e->reg, i);
@@ -1226,6 +1311,7 @@ send_relays(struct xfer *x)
 		x->sub[r].done = !any;
 		if (!any)
 			continue;
+		x->sub[r].gen = peer_gen_next(e, x->sub[r].peer);
 		if (encode(e, &len) < 0 ||
 		    peer_send(e, x->sub[r].peer, e->out, len, x->keys ? CTP_CHAN_KEYS : 0) < 0) {
 			/* it never left: nobody else has it */
@@ -1397,6 +1483,7 @@ on_relayed(struct xfer *x, struct ctp_peer *p, const struct ctp_msg *m)
 			mt->status = CTP_ST_TIMED_OUT;
 		else
 			mt->status = m->status[i + 1].code;
+		stale_verdict(&mt->status, 1, p->gen, x->sub[si].gen);
 		mt->pending = 0;
 		i++;
 	}
@@ -1586,6 +1673,8 @@ on_ctreq(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 		}
 		x->seq = m->seq;
 		x->token = m->token;
+		x->req_gen = p->gen;
+		x->req_bound = 1;
 		req_fpts(x, m);
 		x->key = ctp_secret_dup(key->p, key->len);
 		/* token 0: no CTAR yet; the key goes with the contexts (RFC 4067 2.5.6) */
@@ -1602,6 +1691,8 @@ on_ctreq(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 			return;
 		}
 		x->seq = m->seq;
+		x->req_gen = p->gen;
+		x->req_bound = 1;
 		req_fpts(x, m);
 		source_start(x, 0);
 		return;
@@ -1775,7 +1866,11 @@ on_ctdr(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 		return;
 	}
 	if (m->nstatus == 0) {
-		source_finish(x, NULL, 0, CTP_XFER_ABORT_CLEAN);
+		if (p->gen != x->sent_gen)
+			log_notice("transfer mn=%s id=%s: a refusal from %s on a later association: "
+			    "read as timed out", x->mnstr, x->idstr, p->conf.name);
+		source_finish(x, NULL, 0, p->gen != x->sent_gen ? CTP_XFER_ABORT_UNKNOWN :
+		    CTP_XFER_ABORT_CLEAN);
 		return;
 	}
 	if (m->nstatus != x->ncdb) {
@@ -1787,6 +1882,7 @@ on_ctdr(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 	}
 	for (size_t i = 0; i < m->nstatus; i++)
 		st[i] = m->status[i].code;
+	stale_verdict(st, m->nstatus, p->gen, x->sent_gen);
 	source_finish(x, st, m->nstatus, CTP_XFER_ABORT_CLEAN);
 }
 
@@ -1799,9 +1895,12 @@ on_ctc(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 		return;
 	if ((x->role == XR_PAR || x->role == XR_SOURCE) &&
 	    (x->state == XS_SENT || x->state == XS_FETCHING)) {
+		int stale = x->state == XS_SENT && p->gen != x->sent_gen;
+
 		uv_timer_stop(&x->timer);
-		log_info("transfer mn=%s id=%s: cancelled by %s", x->mnstr, x->idstr, p->conf.name);
-		source_finish(x, NULL, 0, CTP_XFER_ABORT_CLEAN);
+		log_info("transfer mn=%s id=%s: cancelled by %s%s", x->mnstr, x->idstr, p->conf.name,
+		    stale ? " on a later association: read as timed out" : "");
+		source_finish(x, NULL, 0, stale ? CTP_XFER_ABORT_UNKNOWN : CTP_XFER_ABORT_CLEAN);
 	}
 }
 
@@ -1866,8 +1965,15 @@ on_ctar(struct ctp_engine *e, const struct sockaddr *from, enum ctp_mnio_carrier
 	e->st.ctar_in++;
 	ctp_addr_fmt(&m->mn_prev, a, sizeof a);
 	if (!rate_ok(e)) {
-		e->st.ctar_dropped_rate++;
-		log_debug("mn %s: CTAR dropped: above CT_REQUEST_RATE", a);
+		uint64_t n = ++e->st.ctar_dropped_rate;
+
+		/* a flood is worth a warning, not a line per CTAR: the 1st, 2nd,
+		 * 4th, 8th... drop */
+		if ((n & (n - 1)) == 0)
+			log_warn("mn %s: CTAR dropped: above CT_REQUEST_RATE (%u a second); %llu "
+			    "dropped so far", a, e->conf->timers.request_rate, (unsigned long long)n);
+		else
+			log_debug("mn %s: CTAR dropped: above CT_REQUEST_RATE", a);
 		return;
 	}
 	/*

@@ -458,6 +458,7 @@ chan_ready(struct ctp_chan *c, void *ud)
 	p->node->stats.handshakes++;
 	p->backoff_ms = 0;
 	p->last_error[0] = 0;
+	p->gen++;   /* a new association: what the old one carried is its own */
 	peer_set_state(p, CTP_PEER_UP, ctp_chan_mode(c) == CTP_SEC_TLS ? "authenticated" : "plaintext");
 	if (ctp_chan_mode(c) == CTP_SEC_TLS)
 		log_notice("peer %s authenticated (%s)", p->conf.name, ctp_chan_cipher(c));

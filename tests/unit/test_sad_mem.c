@@ -537,7 +537,8 @@ test_sad_database(void)
 	CU_ASSERT_EQUAL(ipsec_sa_verify(&snap, NULL), 0);
 	CU_ASSERT_EQUAL(ops->freeze(s, &rout, &hi), 0);
 	CU_ASSERT_EQUAL(hi, 0);   /* nothing sent: everything below 1 */
-	CU_ASSERT_EQUAL(ops->freeze(s, &rout, &hi), 0);   /* again: no harm */
+	/* again: refused, another transfer has it (it would go twice) */
+	CU_ASSERT_EQUAL(ops->freeze(s, &rout, &hi), CTP_E_STATE);
 	CU_ASSERT_EQUAL(ops->snapshot(s, &rout, &snap), 0);
 	CU_ASSERT(snap.has_seq_out && snap.seq_out.next == 1 && snap.seq_out.margin == 0);
 	CU_ASSERT(snap.has_lifetime && snap.lifetime.hard_add_s == 3600);

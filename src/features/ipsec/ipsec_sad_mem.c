@@ -1577,7 +1577,9 @@ ipsec_sad_mem_freeze(struct ipsec_sad *s, const struct ipsec_sa_ref *ref, uint64
 
 	if (!m)
 		return CTP_E_NOTFOUND;
-	if (m->state == IPSEC_SA_QUARANTINED)
+	/* frozen: another transfer has it (a tunnel SA covers several MNs);
+	 * handing it over twice would send its numbers twice */
+	if (m->state != IPSEC_SA_ACTIVE)
 		return CTP_E_STATE;
 	if (highest_sent) {
 		/* the highest number this node may have used: everything below

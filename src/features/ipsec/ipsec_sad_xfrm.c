@@ -2272,7 +2272,12 @@ ipsec_sad_xfrm_freeze(struct ipsec_sad *s, const struct ipsec_sa_ref *ref,
 		rc = CTP_E_NOMEM;
 		goto out;
 	}
-	if (e->state == IPSEC_SA_ACTIVE) {
+	/* frozen: another transfer has it; quarantined: out for good */
+	if (e->state != IPSEC_SA_ACTIVE) {
+		rc = CTP_E_STATE;
+		goto out;
+	}
+	{
 		ipsec_sad_xfrm_load_local(s);
 		if ((rc = ipsec_sad_xfrm_load_spd(s)) < 0)
 			goto out;
