@@ -421,6 +421,13 @@ ctp_chan_read(struct ctp_chan *c)
 		n = SSL_read(c->ssl, buf, sizeof buf);
 		if (n > 0 && (size_t)n > used)
 			used = (size_t)n;
+		/* what went wrong, asked at once: the ready callback below may
+		 * write (messages queued while the peer was down), and then
+		 * SSL_get_error() and the error queue would speak of that */
+		e = n > 0 ? SSL_ERROR_NONE : SSL_get_error(c->ssl, n);
+		if (e != SSL_ERROR_NONE && e != SSL_ERROR_WANT_READ && e != SSL_ERROR_WANT_WRITE &&
+		    e != SSL_ERROR_ZERO_RETURN)
+			ctp_tls_why(c->ssl, &c->conn, why, sizeof why);
 		if (c->state == CTP_CHAN_CONFIRM && (c->conn.ticket || n > 0)) {
 			ctp_chan_ready(c, c->conn.ticket ? "NewSessionTicket: the server verified us" :
 			    "application data: the server verified us");
@@ -432,7 +439,6 @@ ctp_chan_read(struct ctp_chan *c)
 				break;
 			continue;
 		}
-		e = SSL_get_error(c->ssl, n);
 		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
 			/* a KeyUpdate answer, for instance */
 			(void)ctp_chan_flush_or_fail(c);
@@ -452,7 +458,6 @@ ctp_chan_read(struct ctp_chan *c)
 			c->cb.closed(c, c->ud);
 			break;
 		}
-		ctp_tls_why(c->ssl, &c->conn, why, sizeof why);
 		(void)ctp_chan_flush(c);   /* our alert, if OpenSSL wrote one */
 		/* A confirming client hears here that the server refused it. */
 		if (c->state == CTP_CHAN_CONFIRM)

@@ -273,6 +273,7 @@ struct side {
 	size_t           msglen[64];
 	int              free_on_msg; /* the owner frees the channel in msg() */
 	int              free_on_fail;
+	int              send_on_ready; /* send a message from inside ready() */
 };
 
 static struct {
@@ -301,6 +302,10 @@ cb_ready(struct ctp_chan *c, void *ud)
 	s->ready++;
 	s->ready_seq = ++T.seq;
 	s->peer_ready_then = side_other(s)->chan && ctp_chan_is_ready(side_other(s)->chan);
+	/* as ctp_node does with the messages queued while the peer was down */
+	if (s->send_on_ready)
+		CHECK(ctp_chan_send(c, (const uint8_t *)"\x25\0\0\4", 4, 0) == 0,
+		    "send from ready() refused");
 }
 
 static void
@@ -769,6 +774,36 @@ exchange_both_ways(void)
 	CHECK(T.cli.nmsg == 1 && got(&T.cli, 0, b, 40), "client got %zu messages", T.cli.nmsg);
 	free(a);
 	free(b);
+}
+
+/*
+ * A client becomes ready inside its TLS read (the server's ticket) and
+ * writes at once from the ready callback: the read must not then take
+ * that write's state for its own (it once failed the channel "without a
+ * reason from OpenSSL").
+ */
+static void
+test_send_on_ready(void)
+{
+	struct ctp_chan_cfg cc, sc;
+
+	t_begin();
+	T.tls_c = t_tls("par", NULL, NULL, 0);
+	T.tls_s = t_tls("nar", NULL, NULL, 0);
+	t_cfg(&cc, CTP_SEC_TLS, 1, T.tls_c);
+	t_cfg(&sc, CTP_SEC_TLS, 0, T.tls_s);
+	t_chan(&T.cli, &cc);
+	t_chan(&T.srv, &sc);
+	T.cli.send_on_ready = T.srv.send_on_ready = 1;
+	t_start();
+	CHECK(t_run(both_ready, T_WAIT), "not ready: client %s, server %s", T.cli.reason,
+	    T.srv.reason);
+	t_run(wire_idle, T_WAIT);
+	CHECK(!T.cli.failed && !T.srv.failed, "client %s, server %s", T.cli.reason, T.srv.reason);
+	CU_ASSERT_EQUAL(T.srv.nmsg, 1);
+	CU_ASSERT_EQUAL(T.cli.nmsg, 1);
+	CU_ASSERT(T.srv.nmsg == 1 && T.srv.msglen[0] == 4 && T.srv.msg[0][0] == 0x25);
+	t_end();
 }
 
 static void
@@ -2082,6 +2117,7 @@ test_mem_plain_faults(void)
 
 CTP_TEST_SUITE(chan, chan_init, chan_clean,
     CTP_TEST(test_cert_ok),
+    CTP_TEST(test_send_on_ready),
     CTP_TEST(test_cert_rogue_client),
     CTP_TEST(test_cert_rogue_server),
     CTP_TEST(test_cert_wrong_identity),
