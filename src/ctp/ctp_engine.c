@@ -2346,7 +2346,8 @@ ctp_engine_move_all(struct ctp_engine *e, const char *peer, const uint16_t *fpts
 		struct xfer probe = { .fpts = { 0 } };
 		int rc;
 
-		memcpy(probe.fpts, fpts, nfpts * sizeof *fpts);
+		if (nfpts)
+			memcpy(probe.fpts, fpts, nfpts * sizeof *fpts);
 		probe.nfpts = nfpts;
 		if (!pl->feat->source_mns || !wants_fpt(&probe, pl->feat))
 			continue;
@@ -2356,7 +2357,8 @@ ctp_engine_move_all(struct ctp_engine *e, const char *peer, const uint16_t *fpts
 			    pl->feat->name);
 		}
 	}
-	qsort(l.v, l.n, sizeof *l.v, mn_cmp);
+	if (l.n)
+		qsort(l.v, l.n, sizeof *l.v, mn_cmp);
 	for (size_t i = 0; i < l.n; i++)
 		if (k == 0 || mn_cmp(&l.v[k - 1], &l.v[i]) != 0)
 			l.v[k++] = l.v[i];
@@ -2370,7 +2372,8 @@ ctp_engine_move_all(struct ctp_engine *e, const char *peer, const uint16_t *fpts
 	b->window = e->conf->limits.transfers_per_peer < e->conf->limits.transfers ?
 	    e->conf->limits.transfers_per_peer : e->conf->limits.transfers;
 	b->window = b->window > 1 ? b->window / 2 : 1;
-	memcpy(b->fpts, fpts, nfpts * sizeof *fpts);
+	if (nfpts)
+		memcpy(b->fpts, fpts, nfpts * sizeof *fpts);
 	b->nfpts = nfpts;
 	*count = k;
 	log_notice("move-all to %s: %zu MNs, at most %u transfers at a time", peer, k, b->window);
