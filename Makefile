@@ -104,7 +104,7 @@ GENERATED := include/ctp/ctp_proto.h src/ctp/ctp_proto.c wireshark/cxtp.lua
 # ---- top-level targets ---------------------------------------------------
 
 .PHONY: all check check-unit check-proto check-tools check-dissector check-ctl \
-	check-pcap-writer check-mn check-esp check-daemon check-netns demo bench fuzz \
+	check-pcap-writer check-mn check-esp check-daemon check-netns check-replay demo bench fuzz \
 	install clean deps proto check-deps tests
 
 all: $(B)/libctp.a $(PROGS) $(PLUGINS:%=$(B)/plugins/%.so)
@@ -115,7 +115,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory tests
 
 tests: all check-proto check-unit check-tools check-ctl check-pcap-writer check-mn check-esp \
-	check-daemon check-netns check-dissector check-model
+	check-daemon check-netns check-dissector check-replay check-model
 	@echo "make check: all test groups passed"
 
 demo: deps
@@ -251,6 +251,12 @@ check-netns: all
 check-dissector: all
 	$(call say,TEST,dissector)
 	$(Q)tests/dissector/run.sh $(B)
+
+# pcap/daemon/'s captures replayed into fresh daemons (tests/replay/record.sh
+# makes them, by hand).
+check-replay: all
+	$(call say,TEST,replay)
+	$(Q)tests/replay/run.sh $(B)
 
 # The relay chain's safety (PROFILE 5), model-checked with SPIN.
 .PHONY: check-model

@@ -287,3 +287,261 @@ ctp_pcap_close(struct ctp_pcap *p)
 	free(p->path);
 	free(p);
 }
+
+/* ---- reading ------------------------------------------------------------------ */
+
+/*
+ * A classic pcap file, as ctp_pcap_open writes it or tcpdump and tshark do:
+ *
+ *   file header (24): magic (4) | major (2) | minor (2) | thiszone (4) |
+ *                     sigfigs (4) | snaplen (4) | link type (4)
+ *   record (16 + n):  seconds (4) | micro- or nanoseconds (4) |
+ *                     captured length n (4) | original length (4) | data (n)
+ *
+ * All of them in the writer's byte order, which the magic tells: read
+ * big-endian, 0xa1b2c3d4 (microseconds) or 0xa1b23c4d (nanoseconds) is a
+ * big-endian file; the same octets reversed, a little-endian one.  The
+ * data of a link-type-252 record is the tag list drawn at the top of this
+ * file, then the PDU.
+ */
+#define PCAP_MAGIC_NSEC   0xa1b23c4du
+#define PCAP_FILE_HDR_LEN 24
+#define PCAP_REC_HDR_LEN  16
+
+static uint32_t
+ctp_pcap_swap32(uint32_t v)
+{
+	return (v >> 24) | ((v >> 8) & 0xff00u) | ((v << 8) & 0xff0000u) | (v << 24);
+}
+
+/* A header field in the file's byte order (the cursor reads big-endian). */
+static int
+ctp_pcap_get32(struct ctp_pcap_reader *r, struct ctp_cur *c, uint32_t *v)
+{
+	int rc = ctp_cur_u32(c, v);
+
+	if (rc == 0 && r->little)
+		*v = ctp_pcap_swap32(*v);
+	return rc;
+}
+
+int
+ctp_pcap_read_begin(struct ctp_pcap_reader *r, const uint8_t *buf, size_t len,
+    struct ctp_err *err)
+{
+	struct ctp_cur c;
+	uint32_t magic, ver, zone, sigfigs, snaplen, linktype;
+
+	if (!r || (!buf && len))
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "ctp_pcap_read_begin: no buffer");
+	memset(r, 0, sizeof *r);
+	ctp_cur_init(&c, buf, len, 0);
+	if (len < PCAP_FILE_HDR_LEN)
+		return ctp_err_set(err, CTP_E_SHORT, 0, 0,
+		    "not a pcap file: %zu octets, a file header has %d", len, PCAP_FILE_HDR_LEN);
+	(void)ctp_cur_u32(&c, &magic);
+	if (magic == PCAP_MAGIC || magic == PCAP_MAGIC_NSEC)
+		r->little = 0;
+	else if (ctp_pcap_swap32(magic) == PCAP_MAGIC || ctp_pcap_swap32(magic) == PCAP_MAGIC_NSEC)
+		r->little = 1;
+	else
+		return ctp_err_set(err, CTP_E_VALUE, 0, 0,
+		    "not a pcap file: magic %08x (pcapng is not read: tshark -F pcap converts it)",
+		    magic);
+	r->nsec = (r->little ? ctp_pcap_swap32(magic) : magic) == PCAP_MAGIC_NSEC;
+	/* the version is two 16-bit fields: read as one word, major first
+	 * in either order once the halves are put right */
+	(void)ctp_pcap_get32(r, &c, &ver);
+	if ((r->little ? ver & 0xffff : ver >> 16) != 2)
+		return ctp_err_set(err, CTP_E_VALUE, 4, 0, "pcap version %u, only 2 is read",
+		    (unsigned)(r->little ? ver & 0xffff : ver >> 16));
+	(void)ctp_pcap_get32(r, &c, &zone);
+	(void)ctp_pcap_get32(r, &c, &sigfigs);
+	(void)ctp_pcap_get32(r, &c, &snaplen);
+	(void)ctp_pcap_get32(r, &c, &linktype);
+	if (linktype != PCAP_LINKTYPE_UPPER_PDU)
+		return ctp_err_set(err, CTP_E_UNSUPPORTED, 20, 0,
+		    "link type %u: only exported PDUs (252, ctpd --pcap) are read", linktype);
+	r->cur = c;
+	return 0;
+}
+
+/* The tags the reader knows, each allowed once: ctp_pcap_rec_tag's mask. */
+enum {
+	PCAP_SEEN_NAME = 0x01,
+	PCAP_SEEN_SRC = 0x02,
+	PCAP_SEEN_DST = 0x04,
+	PCAP_SEEN_PT = 0x08,
+	PCAP_SEEN_SPORT = 0x10,
+	PCAP_SEEN_DPORT = 0x20,
+};
+
+/* The dissector name: NUL padding stripped, then 1..31 printable octets. */
+static int
+ctp_pcap_rec_name(struct ctp_pcap_rec *rec, struct ctp_cur *v, struct ctp_err *err)
+{
+	const uint8_t *s;
+	size_t n = v->left, at = v->off;
+
+	(void)ctp_cur_view(v, n, &s);
+	while (n > 0 && s[n - 1] == 0)
+		n--;
+	if (n == 0 || n >= sizeof rec->name)
+		return ctp_err_set(err, CTP_E_VALUE, at, 0,
+		    "record %zu: dissector name of %zu octets (1 to %zu)", rec->index, n,
+		    sizeof rec->name - 1);
+	for (size_t i = 0; i < n; i++)
+		if (s[i] < 0x21 || s[i] > 0x7e)
+			return ctp_err_set(err, CTP_E_VALUE, at + i, 0,
+			    "record %zu: dissector name has octet 0x%02x", rec->index, s[i]);
+	memcpy(rec->name, s, n);
+	rec->name[n] = 0;
+	return 0;
+}
+
+static int
+ctp_pcap_rec_u32(struct ctp_pcap_rec *rec, uint16_t tag, struct ctp_cur *v, uint32_t max,
+    uint32_t *out, struct ctp_err *err)
+{
+	size_t at = v->off;
+
+	if (v->left != 4)
+		return ctp_err_set(err, CTP_E_VALUE, at, 0, "record %zu: tag %u has %zu octets, not 4",
+		    rec->index, tag, v->left);
+	(void)ctp_cur_u32(v, out);
+	if (*out > max)
+		return ctp_err_set(err, CTP_E_VALUE, at, 0, "record %zu: tag %u: %u is above %u",
+		    rec->index, tag, *out, max);
+	return 0;
+}
+
+/* One tag of the list (not the end tag) into rec. */
+static int
+ctp_pcap_rec_tag(struct ctp_pcap_rec *rec, uint16_t tag, struct ctp_cur *v, unsigned *seen,
+    struct ctp_err *err)
+{
+	unsigned bit;
+	uint32_t u;
+	size_t at = v->off;
+	int rc;
+
+	switch (tag) {
+	case EXP_PDU_TAG_PROTO_NAME: bit = PCAP_SEEN_NAME; break;
+	case EXP_PDU_TAG_IPV4_SRC: case EXP_PDU_TAG_IPV6_SRC: bit = PCAP_SEEN_SRC; break;
+	case EXP_PDU_TAG_IPV4_DST: case EXP_PDU_TAG_IPV6_DST: bit = PCAP_SEEN_DST; break;
+	case EXP_PDU_TAG_PORT_TYPE: bit = PCAP_SEEN_PT; break;
+	case EXP_PDU_TAG_SRC_PORT: bit = PCAP_SEEN_SPORT; break;
+	case EXP_PDU_TAG_DST_PORT: bit = PCAP_SEEN_DPORT; break;
+	default:
+		return 0;   /* not ours to judge: skipped */
+	}
+	if (*seen & bit)
+		return ctp_err_set(err, CTP_E_DUP, at, 0, "record %zu: tag %u repeats a %s",
+		    rec->index, tag, bit == PCAP_SEEN_NAME ? "dissector name" :
+		    bit == PCAP_SEEN_SRC ? "source address" : bit == PCAP_SEEN_DST ?
+		    "destination address" : bit == PCAP_SEEN_PT ? "port type" : "port");
+	*seen |= bit;
+	switch (tag) {
+	case EXP_PDU_TAG_PROTO_NAME:
+		return ctp_pcap_rec_name(rec, v, err);
+	case EXP_PDU_TAG_IPV4_SRC: case EXP_PDU_TAG_IPV4_DST:
+	case EXP_PDU_TAG_IPV6_SRC: case EXP_PDU_TAG_IPV6_DST: {
+		unsigned fam = tag == EXP_PDU_TAG_IPV4_SRC || tag == EXP_PDU_TAG_IPV4_DST ? 4 : 6;
+
+		if (v->left != ctp_addr_len(fam))
+			return ctp_err_set(err, CTP_E_VALUE, at, 0,
+			    "record %zu: IPv%u address tag %u has %zu octets", rec->index, fam, tag,
+			    v->left);
+		(void)ctp_addr_set(bit == PCAP_SEEN_SRC ? &rec->src : &rec->dst, fam, v->p);
+		return 0;
+	}
+	case EXP_PDU_TAG_PORT_TYPE:
+		if ((rc = ctp_pcap_rec_u32(rec, tag, v, UINT32_MAX, &u, err)) < 0)
+			return rc;
+		switch (u) {
+		case 0: rec->proto = 0; return 0;
+		case EXP_PDU_PT_SCTP: rec->proto = IPPROTO_SCTP; return 0;
+		case EXP_PDU_PT_TCP: rec->proto = IPPROTO_TCP; return 0;
+		case EXP_PDU_PT_UDP: rec->proto = IPPROTO_UDP; return 0;
+		default:
+			return ctp_err_set(err, CTP_E_UNSUPPORTED, at, 0,
+			    "record %zu: port type %u (0 none, 1 SCTP, 2 TCP, 3 UDP)", rec->index, u);
+		}
+	default:   /* the ports */
+		if ((rc = ctp_pcap_rec_u32(rec, tag, v, 65535, &u, err)) < 0)
+			return rc;
+		*(tag == EXP_PDU_TAG_SRC_PORT ? &rec->sport : &rec->dport) = (uint16_t)u;
+		return 0;
+	}
+}
+
+int
+ctp_pcap_read_next(struct ctp_pcap_reader *r, struct ctp_pcap_rec *rec, struct ctp_err *err)
+{
+	struct ctp_cur c, data;
+	uint32_t sec, frac, caplen, origlen;
+	size_t at;
+	unsigned seen = 0;
+	int rc;
+
+	if (!r || !rec)
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "ctp_pcap_read_next: no reader");
+	if (r->cur.left == 0)
+		return 0;
+	c = r->cur;
+	at = c.off;
+	memset(rec, 0, sizeof *rec);
+	rec->index = r->index + 1;
+	rec->off = at;
+	if (c.left < PCAP_REC_HDR_LEN)
+		return ctp_err_set(err, CTP_E_SHORT, at, 0,
+		    "record %zu: %zu octets left, a record header has %d", rec->index, c.left,
+		    PCAP_REC_HDR_LEN);
+	(void)ctp_pcap_get32(r, &c, &sec);
+	(void)ctp_pcap_get32(r, &c, &frac);
+	(void)ctp_pcap_get32(r, &c, &caplen);
+	(void)ctp_pcap_get32(r, &c, &origlen);
+	if (frac >= (r->nsec ? 1000000000u : 1000000u))
+		return ctp_err_set(err, CTP_E_VALUE, at + 4, 0, "record %zu: %u %s in a second",
+		    rec->index, frac, r->nsec ? "nanoseconds" : "microseconds");
+	if (caplen > origlen)
+		return ctp_err_set(err, CTP_E_LENGTH, at + 8, 0,
+		    "record %zu: %u octets captured of a packet of %u", rec->index, caplen, origlen);
+	if (ctp_cur_sub(&c, caplen, &data) < 0)
+		return ctp_err_set(err, CTP_E_SHORT, at + 8, 0,
+		    "record %zu: %u octets announced, %zu left in the file", rec->index, caplen,
+		    c.left);
+	if (caplen < origlen)
+		return ctp_err_set(err, CTP_E_SHORT, at + 8, 0,
+		    "record %zu: cut at the snap length (%u of %u octets): the PDU is not whole",
+		    rec->index, caplen, origlen);
+	rec->ts_us = (uint64_t)sec * 1000000u + (r->nsec ? frac / 1000u : frac);
+
+	/* the tag list, up to and including the end tag */
+	for (;;) {
+		struct ctp_cur v;
+		uint16_t tag, tlen;
+		size_t tat = data.off;
+
+		if (ctp_cur_u16(&data, &tag) < 0 || ctp_cur_u16(&data, &tlen) < 0)
+			return ctp_err_set(err, CTP_E_SHORT, tat, 0,
+			    "record %zu: the tag list has no end tag", rec->index);
+		if (ctp_cur_sub(&data, tlen, &v) < 0)
+			return ctp_err_set(err, CTP_E_SHORT, tat, 0,
+			    "record %zu: tag %u of %u octets runs past the record (%zu left)",
+			    rec->index, tag, tlen, data.left);
+		if (tag == EXP_PDU_TAG_END) {
+			if (tlen != 0)
+				return ctp_err_set(err, CTP_E_VALUE, tat, 0,
+				    "record %zu: the end tag has a value of %u octets", rec->index, tlen);
+			break;
+		}
+		if ((rc = ctp_pcap_rec_tag(rec, tag, &v, &seen, err)) < 0)
+			return rc;
+	}
+	rec->len = data.left;
+	(void)ctp_cur_view(&data, data.left, &rec->pdu);
+	r->cur = c;
+	r->index++;
+	return 1;
+}

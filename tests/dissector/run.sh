@@ -3,7 +3,9 @@
 # wireshark/cxtp.lua and compare what tshark prints with pcap/NAME.expected.
 #
 # A capture is pcap/NAME.txt (hex octets that text2pcap turns into a pcap
-# here) or pcap/NAME.pcap.  The format of NAME.txt:
+# here), pcap/NAME.pcap, or pcap/daemon/NAME.pcap (recorded from real
+# daemons by tests/replay/record.sh; NAME below is then daemon/NAME).  The
+# format of NAME.txt:
 #
 #   # comment                      ignored, as is anything after '#'
 #   %text2pcap -S 5091,5091,...    options for text2pcap (one line)
@@ -13,7 +15,8 @@
 #   21 40 00 14   # header ...     the packet's octets, two hex digits each
 #
 # NAME.pcap takes its extra tshark options from NAME.tshark (one line, run
-# from the repository top), if present.
+# from the repository top, split into words at blanks: no quoting), if
+# present.
 #
 # NAME.expected is the exact output of
 #   tshark -n -r NAME -X lua_script:wireshark/cxtp.lua -T fields -E header=y -e F1 -e F2 ...
@@ -86,10 +89,12 @@ drop_last() {
 captures=0
 differences=0
 failed=0
-for src in "$top"/pcap/*.txt "$top"/pcap/*.pcap; do
+for src in "$top"/pcap/*.txt "$top"/pcap/*.pcap "$top"/pcap/daemon/*.pcap; do
 	[ -e "$src" ] || continue
-	name=$(basename "$src")
+	name=${src#"$top"/pcap/}
 	name=${name%.*}
+	# output files of daemon/NAME go to $out/daemon_NAME.*
+	base=$(printf '%s' "$name" | tr / _)
 	expected=$top/pcap/$name.expected
 	captures=$((captures + 1))
 	if [ ! -s "$expected" ]; then
@@ -101,13 +106,13 @@ for src in "$top"/pcap/*.txt "$top"/pcap/*.pcap; do
 	topts=
 	case $src in
 	*.txt)
-		pcap=$out/$name.pcap
-		if ! to_hexdump "$src" > "$out/$name.hex"; then failed=1; continue; fi
+		pcap=$out/$base.pcap
+		if ! to_hexdump "$src" > "$out/$base.hex"; then failed=1; continue; fi
 		opts=$(sed -n 's/^%text2pcap[[:space:]]*//p' "$src")
 		# shellcheck disable=SC2086 # the options are words
-		if ! "$TEXT2PCAP" -q -F pcap $opts "$out/$name.hex" "$pcap" > "$out/$name.t2p" 2>&1; then
+		if ! "$TEXT2PCAP" -q -F pcap $opts "$out/$base.hex" "$pcap" > "$out/$base.t2p" 2>&1; then
 			echo "dissector: $name: text2pcap failed:" >&2
-			grep -v 'Running as user' "$out/$name.t2p" >&2
+			grep -v 'Running as user' "$out/$base.t2p" >&2
 			failed=1
 			continue
 		fi
@@ -128,45 +133,50 @@ for src in "$top"/pcap/*.txt "$top"/pcap/*.pcap; do
 	done
 	[ $extra = 1 ] && set -- "$@" -e _ws.expert.message
 	# shellcheck disable=SC2086
-	(cd "$top" && "$TSHARK" -n -r "$pcap" -X lua_script:"$lua" $topts \
-		-T fields -E header=y "$@") > "$out/$name.raw" 2> "$out/$name.err"
-	if [ $extra = 1 ]; then
-		drop_last < "$out/$name.raw" > "$out/$name.out"
-	else
-		cp "$out/$name.raw" "$out/$name.out"
-	fi
-
-	if grep -q 'Lua' "$out/$name.err"; then
-		echo "dissector: $name: Lua errors on stderr:" >&2
-		grep 'Lua' "$out/$name.err" >&2
+	if ! (cd "$top" && "$TSHARK" -n -r "$pcap" -X lua_script:"$lua" $topts \
+		-T fields -E header=y "$@") > "$out/$base.raw" 2> "$out/$base.err"; then
+		# a bad option or display filter (NAME.tshark) prints nothing but the header
+		echo "dissector: $name: tshark failed:" >&2
+		grep -v 'Running as user' "$out/$base.err" >&2
 		failed=1
 	fi
-	if grep -q 'Lua Error' "$out/$name.raw"; then
+	if [ $extra = 1 ]; then
+		drop_last < "$out/$base.raw" > "$out/$base.out"
+	else
+		cp "$out/$base.raw" "$out/$base.out"
+	fi
+
+	if grep -q 'Lua' "$out/$base.err"; then
+		echo "dissector: $name: Lua errors on stderr:" >&2
+		grep 'Lua' "$out/$base.err" >&2
+		failed=1
+	fi
+	if grep -q 'Lua Error' "$out/$base.raw"; then
 		echo "dissector: $name: the dissector threw:" >&2
-		grep -o 'Lua Error[^,	]*' "$out/$name.raw" >&2
+		grep -o 'Lua Error[^,	]*' "$out/$base.raw" >&2
 		failed=1
 	fi
 	if grep -q '^%same-without-dissector' "$src" 2>/dev/null; then
 		# shellcheck disable=SC2086
 		(cd "$top" && "$TSHARK" -n -r "$pcap" $topts -T fields -E header=y "$@") \
-			> "$out/$name.plain.raw" 2> /dev/null
+			> "$out/$base.plain.raw" 2> /dev/null
 		if [ $extra = 1 ]; then
-			drop_last < "$out/$name.plain.raw" > "$out/$name.plain"
+			drop_last < "$out/$base.plain.raw" > "$out/$base.plain"
 		else
-			cp "$out/$name.plain.raw" "$out/$name.plain"
+			cp "$out/$base.plain.raw" "$out/$base.plain"
 		fi
-		if ! diff -u "$out/$name.plain" "$out/$name.out" > "$out/$name.plain.diff"; then
+		if ! diff -u "$out/$base.plain" "$out/$base.out" > "$out/$base.plain.diff"; then
 			echo "dissector: $name: loading the dissector changes ordinary packets:" >&2
-			cat "$out/$name.plain.diff" >&2
+			cat "$out/$base.plain.diff" >&2
 			differences=$((differences + 1))
 		fi
 	fi
 
 	if [ "${CXTP_UPDATE:-0}" = 1 ]; then
-		cp "$out/$name.out" "$expected"
-	elif ! diff -u "$expected" "$out/$name.out" > "$out/$name.diff"; then
+		cp "$out/$base.out" "$expected"
+	elif ! diff -u "$expected" "$out/$base.out" > "$out/$base.diff"; then
 		echo "dissector: $name: output differs from pcap/$name.expected:" >&2
-		cat "$out/$name.diff" >&2
+		cat "$out/$base.diff" >&2
 		differences=$((differences + 1))
 	fi
 done

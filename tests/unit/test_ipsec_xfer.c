@@ -16,10 +16,13 @@
  *    checking where every SA is afterwards and what the MN was told.
  */
 #include <arpa/inet.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "ctp/ctp_conf.h"
@@ -1875,10 +1878,16 @@ test_commands(void)
 	char *req, *rep = NULL, buf[4096];
 	void *st;
 
-	CU_ASSERT_EQUAL(H.ncmds, 3);
+	CU_ASSERT_EQUAL(H.ncmds, 4);
 	CU_ASSERT_PTR_NOT_NULL(cmd_of("sas", &st));
 	CU_ASSERT_PTR_NOT_NULL(cmd_of("sa-add", &st));
 	CU_ASSERT_PTR_NOT_NULL(cmd_of("sa-del", &st));
+	CU_ASSERT_PTR_NOT_NULL(cmd_of("esp-send", &st));
+	/* esp-send: the mem backend's datapath only */
+	CU_ASSERT_EQUAL(cmd("esp-send", "{\"spi\":1,\"dst\":\"" A_MN "\"}", &rep, &err),
+	    CTP_E_UNSUPPORTED);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.what, "mem backend only"));
+	free(rep);
 	/* sa-add: the JSON of one SA CDB, as decode --json prints it */
 	mk_gcm(&sa, 0x7001, CTP_DIRECTION_IN, A_NR, A_MN);
 	req = sa_add_req(&sa);
@@ -1934,6 +1943,127 @@ test_commands(void)
 	free(rep);
 	ipsec_sa_clear(&sa);
 	ipsec_xfer_free(s);
+}
+
+static uv_loop_t *cmd_loop;
+
+static struct uv_loop_s *
+fh_loop(struct ctp_host *host)
+{
+	(void)host;
+	return cmd_loop;
+}
+
+/* esp-send on the real mem SAD with its UDP datapath: a gateway sends on
+ * its outbound SA (dummies, to the ENCAP port), what cannot send refuses,
+ * and "sas" shows the numbers used and the SAD's counters. */
+static void
+test_command_esp_send(void)
+{
+	struct ctp_host_ops ops = fh_ops;
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t sl = sizeof sin;
+	struct ipsec_xfer *s = NULL;
+	struct ctp_val *cfg = NULL;
+	struct ctp_err err;
+	struct ipsec_sa sa;
+	uv_loop_t loop;
+	char json[256], *req, *rep = NULL;
+	uint8_t pkt[256];
+	int fd, got = 0, port;
+
+	/* the peer: a UDP socket on a free port of 127.0.0.1; the SAD on another */
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_DGRAM, 0);
+	CU_ASSERT_FATAL(fd >= 0 && bind(fd, (struct sockaddr *)&sin, sizeof sin) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sin, &sl) == 0);
+	{
+		/* a free port for the SAD */
+		struct sockaddr_in f = sin;
+		socklen_t fl = sizeof f;
+		int t = socket(AF_INET, SOCK_DGRAM, 0);
+
+		f.sin_port = 0;
+		CU_ASSERT_FATAL(t >= 0 && bind(t, (struct sockaddr *)&f, sizeof f) == 0 &&
+		    getsockname(t, (struct sockaddr *)&f, &fl) == 0);
+		port = ntohs(f.sin_port);
+		close(t);
+	}
+	uv_loop_init(&loop);
+	cmd_loop = &loop;
+	ops.loop = fh_loop;
+	fh_reset("127.0.0.1", NULL);
+	snprintf(json, sizeof json, "{\"sad\":[{\"backend\":\"mem\",\"datapath\":\"udp\","
+	    "\"port\":%d}]}", port);
+	CU_ASSERT_FATAL(ctp_json_parse(json, strlen(json), &cfg, NULL) == 0);
+	ctp_err_clear(&err);
+	CU_ASSERT_EQUAL(ipsec_xfer_new(&ops, (struct ctp_host *)(void *)&H, cfg, NULL, &s, &err), 0);
+	ctp_val_free(cfg);
+	if (!s) {
+		fprintf(stderr, "\n  esp-send: %s\n", err.what);
+		close(fd);
+		uv_loop_close(&loop);
+		return;
+	}
+	mk_sa(&sa, 0x7100, CTP_DIRECTION_OUT, "127.0.0.1", "127.0.0.1",
+	    CTP_ENCR_CHACHA20_POLY1305, 256, 0);
+	sa.has_encap = true;
+	sa.encap.type = CTP_ENCAP_ESPINUDP;
+	sa.encap.sport = (uint16_t)port;
+	sa.encap.dport = ntohs(sin.sin_port);
+	req = sa_add_req(&sa);
+	CU_ASSERT_EQUAL(cmd("sa-add", req, &rep, &err), 0);
+	free(req);
+	free(rep);
+	CU_ASSERT_EQUAL(cmd("esp-send", "{\"spi\":28928,\"dst\":\"127.0.0.1\",\"count\":3}",
+	    &rep, &err), 0);
+	CU_ASSERT_PTR_NOT_NULL(rep && strstr(rep, "\"sent\":3"));
+	free(rep);
+	/* three packets of SPI 0x7100, numbers 1, 2, 3 */
+	for (int i = 0; i < 2000 && got < 3; i++) {
+		ssize_t n = recv(fd, pkt, sizeof pkt, MSG_DONTWAIT);
+
+		if (n >= 8) {
+			CU_ASSERT(pkt[0] == 0 && pkt[1] == 0 && pkt[2] == 0x71 && pkt[3] == 0);
+			CU_ASSERT_EQUAL(pkt[7], got + 1);
+			got++;
+		} else
+			(void)poll(NULL, 0, 1);
+	}
+	CU_ASSERT_EQUAL(got, 3);
+	CU_ASSERT_EQUAL(cmd("sas", "{}", &rep, &err), 0);
+	CU_ASSERT_PTR_NOT_NULL(rep && strstr(rep, "\"highest_sent\":3"));
+	CU_ASSERT_PTR_NOT_NULL(rep && strstr(rep, "\"next_seq\":4"));
+	CU_ASSERT_PTR_NOT_NULL(rep && strstr(rep, "\"originated\":3"));
+	free(rep);
+	/* refusals: arguments, an unknown SA, a frozen one */
+	CU_ASSERT_EQUAL(cmd("esp-send", "{\"spi\":28928}", &rep, &err), CTP_E_INVAL);
+	free(rep);
+	CU_ASSERT_EQUAL(cmd("esp-send", "{\"spi\":28928,\"dst\":\"127.0.0.1\",\"count\":0}",
+	    &rep, &err), CTP_E_INVAL);
+	free(rep);
+	CU_ASSERT_EQUAL(cmd("esp-send", "{\"spi\":28929,\"dst\":\"127.0.0.1\"}", &rep, &err),
+	    CTP_E_NOTFOUND);
+	free(rep);
+	{
+		const struct ipsec_sad_ops *so;
+		struct ipsec_sad *sad;
+		struct ipsec_sa_ref ref;
+
+		ipsec_xfer_sad(s, &so, &sad);
+		ipsec_sa_ref_of(&sa, &ref);
+		CU_ASSERT_EQUAL(so->freeze(sad, &ref, NULL), 0);
+	}
+	CU_ASSERT_EQUAL(cmd("esp-send", "{\"spi\":28928,\"dst\":\"127.0.0.1\"}", &rep, &err),
+	    CTP_E_STATE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.what, "frozen"));
+	free(rep);
+	ipsec_sa_clear(&sa);
+	ipsec_xfer_free(s);
+	uv_run(&loop, UV_RUN_NOWAIT);
+	CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
+	cmd_loop = NULL;
+	close(fd);
 }
 
 /* tests/conf/good/ipsec-full.xml through the schema into the plugin, with
@@ -2744,6 +2874,7 @@ CTP_TEST_SUITE(ipsec_xfer, NULL, NULL,
 	CTP_TEST(test_lifetime),
 	CTP_TEST(test_bundle),
 	CTP_TEST(test_commands),
+	CTP_TEST(test_command_esp_send),
 	CTP_TEST(test_config_file),
 	CTP_TEST(test_config_errors),
 	CTP_TEST(test_engine_chain),

@@ -16,6 +16,9 @@
  *    taken mid-stream (a daemon killed at that instant) and a clean close
  *    both restart at numbers never used, with the inbound window and the
  *    frozen state restored;
+ *  - a gateway that originates traffic (esp_send): dummies the peer counts
+ *    and never echoes, on active outbound SAs only, with the state file's
+ *    reservations;
  *  - the raw datapath on 127.0.0.1 when this process may open raw sockets.
  */
 #include <errno.h>
@@ -967,12 +970,13 @@ test_sad_state_file(void)
 	pump(&loop, &m, 151, 2000);
 	CU_ASSERT_EQUAL_FATAL(m.nseen, 151);
 	CU_ASSERT_EQUAL(m.seen[150], 201);
-	/* frozen survives a restart too */
+	/* frozen for a transfer that died with the daemon: no verdict will
+	 * come, so it comes back quarantined (PROFILE 5.1), never active */
 	CU_ASSERT_EQUAL(ops->freeze(a, &rout, NULL), 0);
 	sad_close(a, &loop);
 	a = sad_open(&loop, cfg);
 	o = described(a, &arr, 0x30001, "out");
-	CU_ASSERT_STRING_EQUAL(str(o, "state"), "frozen");
+	CU_ASSERT_STRING_EQUAL(str(o, "state"), "quarantined");
 	CU_ASSERT_EQUAL(num(o, "next_seq"), 301);
 	mn_send(&m, pa);
 	pump(&loop, &m, 0, 100);
@@ -1021,6 +1025,170 @@ test_sad_state_file(void)
 	CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
 	ipsec_sa_clear(&in);
 	ipsec_sa_clear(&out);
+}
+
+/* ---- a gateway originates traffic (type 4: both ends are gateways) ------- */
+
+/* Run the loop until node b's inbound SA spi has accepted `want` packets,
+ * at most ms; its describe object then. */
+static struct ctp_val *
+wait_packets(uv_loop_t *loop, struct ipsec_sad *b, struct ctp_val **arr, uint32_t spi,
+    uint64_t want, int ms)
+{
+	struct ctp_val *o = NULL;
+
+	for (int i = 0; i <= ms; i++) {
+		uv_run(loop, UV_RUN_NOWAIT);
+		if ((o = described(b, arr, spi, "in")) != NULL && num(o, "packets") >= want)
+			break;
+		(void)poll(NULL, 0, 1);
+	}
+	return o;
+}
+
+static void
+test_sad_esp_send(void)
+{
+	char dir[] = "/tmp/ctp-sad-XXXXXX", path[128], cfg[512];
+	uv_loop_t loop;
+	struct ipsec_sad *a, *b, *c, *none;
+	struct ipsec_sa in, out, x_in, y;
+	struct ipsec_sa_ref rx, rxin, rnone;
+	struct ctp_val *arr = NULL, *o;
+	struct ctp_err err;
+	uint16_t pa, pb, pc, pd;
+	uint64_t persisted;
+
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	snprintf(path, sizeof path, "%s/sad", dir);
+	uv_loop_init(&loop);
+	free_ports(&pa, &pb);
+	free_ports(&pc, &pd);
+	/* both gateways echo: only dummies keep them from bouncing packets */
+	snprintf(cfg, sizeof cfg, "{\"datapath\": \"udp\", \"port\": %u, \"echo\": true}", pa);
+	a = sad_open(&loop, cfg);
+	snprintf(cfg, sizeof cfg, "{\"datapath\": \"udp\", \"port\": %u, \"echo\": true}", pb);
+	b = sad_open(&loop, cfg);
+	/* X: A -> B (out at A, ENCAP to B's port; in at B); Y: B -> A, out at
+	 * B, which an echo at B would use */
+	gw_pair(&in, &out, 0x40000, "127.0.0.1", "127.0.0.1", CTP_ENCR_CHACHA20_POLY1305, 256, 0);
+	out.has_encap = true;
+	out.encap.type = CTP_ENCAP_ESPINUDP;
+	out.encap.sport = pa;
+	out.encap.dport = pb;
+	install(a, &out);
+	x_in = out;
+	x_in.direction = CTP_DIRECTION_IN;
+	x_in.flags = IPSEC_SA_F_ESN | IPSEC_SA_F_ANTI_REPLAY;
+	x_in.has_seq_out = false;
+	x_in.has_replay = true;
+	x_in.replay.window = 64;
+	x_in.replay.bitmap_len = 8;
+	x_in.encap.sport = pb;
+	x_in.encap.dport = pa;
+	install(b, &x_in);
+	y = out;
+	y.spi = 0x40002;
+	y.encap.sport = pb;
+	y.encap.dport = pa;
+	install(b, &y);
+	ipsec_sa_ref_of(&out, &rx);
+	ipsec_sa_ref_of(&x_in, &rxin);
+
+	/* 1. five packets, numbers 1..5, accepted at B, never echoed */
+	ctp_err_clear(&err);
+	CU_ASSERT_EQUAL(ipsec_sad_mem_esp_send(a, &rx, 5, &err), 5);
+	o = wait_packets(&loop, b, &arr, 0x40001, 5, 2000);
+	CU_ASSERT_EQUAL(num(o, "packets"), 5);
+	CU_ASSERT_EQUAL(num(o, "highest_seen"), 5);
+	CU_ASSERT_EQUAL(num(o, "replay_drops"), 0);
+	CU_ASSERT_EQUAL(num(o, "auth_failures"), 0);
+	o = described(a, &arr, 0x40001, "out");
+	CU_ASSERT_EQUAL(num(o, "highest_sent"), 5);
+	CU_ASSERT_EQUAL(num(o, "next_seq"), 6);
+	CU_ASSERT_EQUAL(num(o, "packets"), 5);
+	for (int i = 0; i < 50; i++) {
+		uv_run(&loop, UV_RUN_NOWAIT);
+		(void)poll(NULL, 0, 1);
+	}
+	CU_ASSERT_EQUAL(counter(a, "originated"), 5);
+	CU_ASSERT_EQUAL(counter(b, "echoed"), 0);
+	CU_ASSERT_EQUAL(counter(a, "in"), 0);
+	o = described(b, &arr, 0x40002, "out");
+	CU_ASSERT_EQUAL(num(o, "next_seq"), 1);
+
+	/* 2. what cannot send */
+	ctp_err_clear(&err);
+	CU_ASSERT_EQUAL(ipsec_sad_mem_esp_send(b, &rxin, 1, &err), CTP_E_INVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.what, "outbound"));
+	CU_ASSERT_EQUAL(ipsec_sad_mem_esp_send(a, &rx, 0, &err), CTP_E_INVAL);
+	CU_ASSERT_EQUAL(ipsec_sad_mem_esp_send(a, &rx, IPSEC_SAD_MEM_SEND_MAX + 1, &err),
+	    CTP_E_INVAL);
+	rnone = rx;
+	rnone.spi = 0x4ffff;
+	CU_ASSERT_EQUAL(ipsec_sad_mem_esp_send(a, &rnone, 1, &err), CTP_E_NOTFOUND);
+
+	/* 3. PROFILE 5.1: a frozen SA sends nothing, not even here; thawed, it
+	 * carries on at 6; quarantined, never again */
+	CU_ASSERT_EQUAL(ops->freeze(a, &rx, NULL), 0);
+	ctp_err_clear(&err);
+	CU_ASSERT_EQUAL(ipsec_sad_mem_esp_send(a, &rx, 3, &err), CTP_E_STATE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.what, "frozen"));
+	CU_ASSERT_EQUAL(ops->thaw(a, &rx), 0);
+	CU_ASSERT_EQUAL(ipsec_sad_mem_esp_send(a, &rx, 1, &err), 1);
+	o = wait_packets(&loop, b, &arr, 0x40001, 6, 2000);
+	CU_ASSERT_EQUAL(num(o, "packets"), 6);
+	CU_ASSERT_EQUAL(num(o, "highest_seen"), 6);
+	CU_ASSERT_EQUAL(ops->quarantine(a, &rx), 0);
+	ctp_err_clear(&err);
+	CU_ASSERT_EQUAL(ipsec_sad_mem_esp_send(a, &rx, 1, &err), CTP_E_STATE);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.what, "quarantined"));
+	CU_ASSERT_EQUAL(counter(a, "originated"), 6);
+	o = described(a, &arr, 0x40001, "out");
+	CU_ASSERT_EQUAL(num(o, "next_seq"), 7);
+
+	/* 4. no datapath, nothing to send on */
+	none = sad_open(&loop, NULL);
+	y.spi = 0x40010;
+	install(none, &y);
+	ipsec_sa_ref_of(&y, &rnone);
+	ctp_err_clear(&err);
+	CU_ASSERT_EQUAL(ipsec_sad_mem_esp_send(none, &rnone, 1, &err), CTP_E_INVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.what, "datapath"));
+	sad_close(none, &loop);
+
+	/* 5. with a state file, a number goes out only once the file covers
+	 * it: reservations of 3 are crossed at 4 and 7 */
+	snprintf(cfg, sizeof cfg, "{\"datapath\": \"udp\", \"port\": %u, \"state-file\": \"%s\", "
+	    "\"seq-reserve\": 3}", pc, path);
+	c = sad_open(&loop, cfg);
+	y.spi = 0x40020;
+	y.encap.dport = pb;
+	install(c, &y);
+	ipsec_sa_ref_of(&y, &rnone);
+	persisted = counter(c, "persisted");
+	CU_ASSERT_EQUAL(ipsec_sad_mem_esp_send(c, &rnone, 7, &err), 7);
+	CU_ASSERT_EQUAL(counter(c, "persisted"), persisted + 2);
+	o = described(c, &arr, 0x40020, "out");
+	CU_ASSERT_EQUAL(num(o, "highest_sent"), 7);
+	CU_ASSERT_EQUAL(num(o, "seq_reserved"), 10);
+	sad_close(c, &loop);
+	/* a restart resumes above every number sent */
+	c = sad_open(&loop, cfg);
+	o = described(c, &arr, 0x40020, "out");
+	CU_ASSERT_EQUAL(num(o, "next_seq"), 10);
+	sad_close(c, &loop);
+	unlink(path);
+	rmdir(dir);
+
+	ctp_val_free(arr);
+	sad_close(a, &loop);
+	sad_close(b, &loop);
+	CU_ASSERT_EQUAL(uv_loop_close(&loop), 0);
+	ipsec_sa_clear(&in);
+	ipsec_sa_clear(&out);
+	ipsec_sa_clear(&x_in);
+	ipsec_sa_clear(&y);
 }
 
 /* ---- the raw datapath --------------------------------------------------- */
@@ -1126,6 +1294,7 @@ CTP_TEST_SUITE(sad_mem, NULL, NULL,
     CTP_TEST(test_sad_udp_handover),
     CTP_TEST(test_sad_lifetime_and_quarantine),
     CTP_TEST(test_sad_state_file),
+    CTP_TEST(test_sad_esp_send),
     CTP_TEST(test_sad_raw),
     CTP_TEST(test_sad_ipv6),
 );

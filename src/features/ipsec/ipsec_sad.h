@@ -107,6 +107,26 @@ extern const struct ipsec_sad_ops ipsec_sad_xfrm;
  */
 int ipsec_sad_mem_counters(struct ipsec_sad *s, struct ctp_val *obj);
 
+/*
+ * mem only: a gateway originates traffic (both ends of a type 4 SA are
+ * gateways, so no MN can drive it).  Sends count ESP packets (at most
+ * IPSEC_SAD_MEM_SEND_MAX) on the ACTIVE outbound SA ref to its peer, on the
+ * datapath: UDP to the SA's ENCAP destination port, else the SAD's "port";
+ * raw ESP.  They are dummy packets (Next Header 59, RFC 4303 2.6): the peer
+ * accepts and counts them but never echoes one.  Each takes the SA's next
+ * sequence number (with the state file's reservation first), so the
+ * peer's replay window and both SADs' describe() show which numbers went.
+ * Returns the number of packets sent (> 0; fewer than count when the
+ * datapath failed midway, err says why), or with err filled:
+ * CTP_E_NOTFOUND (no such SA), CTP_E_INVAL (inbound, not ESP, no datapath,
+ * count out of range), CTP_E_STATE (frozen or quarantined: never sends,
+ * PROFILE 5.1), CTP_E_LIMIT (sequence space or hard lifetime used up),
+ * CTP_E_IO (no reservation could be written, or the socket failed).
+ */
+#define IPSEC_SAD_MEM_SEND_MAX 10000
+int ipsec_sad_mem_esp_send(struct ipsec_sad *s, const struct ipsec_sa_ref *ref, unsigned count,
+    struct ctp_err *err);
+
 /* The lookup triple of an SA as this node holds it. */
 void ipsec_sa_ref_of(const struct ipsec_sa *sa, struct ipsec_sa_ref *ref);
 

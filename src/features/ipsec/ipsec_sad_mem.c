@@ -5,11 +5,16 @@
  *
  * The database.  Every SA lives in one struct mem_sa holding the SA as
  * installed (keys included: this is the SAD), its ESP engine, its state
- * (active, frozen, quarantined) and its counters.  Three hash tables of
+ * (active, frozen, quarantined) and its counters.  Four hash tables of
  * chains index them: by SPI (the lookup triple SPI, protocol, destination
  * of RFC 4301 4.4.2, compared in full), by local and by peer address (the
- * MN's address, for list()).  One more chain holds the SAs that carry
- * selectors.  A doubly linked list keeps the install order, which is
+ * MN's address, for list()), and by the one address the SA's selectors
+ * cover when they name a single address (an MN's tunnel SA); one more
+ * chain holds the SAs whose selectors name subnets, which list() walks
+ * whole.  The address chains are doubly linked: at a gateway every SA
+ * shares the local address, so removal must not walk them (a fail-over of
+ * 10^5 SAs did, quadratically).  A doubly linked list keeps the install
+ * order, which is
  * the order of list(), describe() and the state file.  No SPD: the
  * selectors travel with each SA (PROFILE 6) and are only used to find an
  * MN's SAs: a selector covers an MN when the MN's address lies in its
@@ -50,7 +55,11 @@
  * traversal), raw answers to the reverse SA's peer; both leave from the
  * address the packet was sent to.  A frozen or quarantined reverse SA never
  * sends (PROFILE 5.1): the packet is counted as "blocked" on it.  This is
- * how tests observe the gateway's outbound sequence numbers.
+ * how tests observe the gateway's outbound sequence numbers.  A gateway
+ * can also originate packets (ipsec_sad_mem_esp_send, the plugin's
+ * "esp-send" command): dummies (Next Header 59) on an active outbound SA,
+ * which the peer counts and never echoes, for SAs whose both ends are
+ * gateways (type 4).
  *
  * Lifetimes: hard limits (bytes, packets, add-time, use-time) stop an SA
  * in both directions (counted as "expired"); soft limits are reported by
@@ -70,7 +79,9 @@
  * every second when packets arrived (config "persist-ms", like Linux's
  * aevents at 1 s): a restart may forget up to that much of the window, so
  * a replay of a packet accepted in the last second before a crash can be
- * accepted once more; a receiver cannot reserve.  The file holds the keys,
+ * accepted once more; a receiver cannot reserve.  An SA on file as frozen
+ * comes back quarantined: the transfer that froze it died with the daemon,
+ * so no verdict will come, and its sink may have taken it (PROFILE 5.1).  The file holds the keys,
  * exactly as the kernel's memory does: it is created 0600, and its
  * directory should be the daemon's alone.
  *
@@ -96,6 +107,7 @@
  * SAs (default 65536), one packet buffer each way, at most 64 datagrams per
  * socket wake-up.
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -151,6 +163,7 @@
 #define MEM_CDB_MAX             2048
 #define MEM_REC_EXHAUSTED       0x01
 #define MEM_SEQ32_MAX           UINT64_C(0xffffffff)
+#define MEM_SEND_PAYLOAD        20         /* esp_send: magic, counter, time */
 
 enum mem_datapath { MEM_DP_NONE = 0, MEM_DP_RAW, MEM_DP_UDP };
 
@@ -161,7 +174,12 @@ struct mem_sa {
 	struct mem_sa          *next_spi;    /* chain of by_spi */
 	struct mem_sa          *next_local;  /* chain of by_local */
 	struct mem_sa          *next_peer;   /* chain of by_peer */
-	struct mem_sa          *next_sel;    /* the SAs with selectors */
+	struct mem_sa          *next_sel;    /* chain of by_sel, or of sel_wide */
+	/* what points at this SA in the chains above (NULL: in none): every SA
+	 * of a gateway shares its local address, every tunnel SA to one far
+	 * gateway its peer, so those chains are as long as the SAD and removal
+	 * must not walk them */
+	struct mem_sa         **pprev_local, **pprev_peer, **pprev_sel;
 	struct mem_sa          *prev, *next; /* install order */
 	struct ipsec_sa         sa;          /* as installed, keys included */
 	struct ipsec_sa_ref     ref;
@@ -197,9 +215,9 @@ struct ipsec_sad {
 	char                *state_file;
 	uint8_t              ok[64];       /* per ipsec_algs[] row: usable here */
 
-	struct mem_sa      **by_spi, **by_local, **by_peer;
+	struct mem_sa      **by_spi, **by_local, **by_peer, **by_sel;
 	size_t               nbuckets;     /* a power of two */
-	struct mem_sa       *first, *last, *sel_first;
+	struct mem_sa       *first, *last, *sel_wide;
 	size_t               count;
 	uint64_t             order, mark;
 
@@ -213,7 +231,7 @@ struct ipsec_sad {
 
 	struct {
 		uint64_t in, unknown_spi, looped, ike, keepalive, malformed, blocked,
-		    no_reverse, echoed, send_errors, persisted, persist_errors;
+		    no_reverse, echoed, originated, send_errors, persisted, persist_errors;
 	} c;
 
 	uint8_t              rx[MEM_BUF];
@@ -372,19 +390,74 @@ ipsec_sad_mem_is_own_spi(const struct ipsec_sad *s, uint32_t spi)
 	return 0;
 }
 
+/* Insert m at the head of a chain / take it out, in O(1) either way. */
+#define MEM_CHAIN_PUSH(head, m, nx, pv) do {                                  \
+		(m)->nx = *(head);                                            \
+		if (*(head))                                                  \
+			(*(head))->pv = &(m)->nx;                             \
+		*(head) = (m);                                                \
+		(m)->pv = (head);                                             \
+	} while (0)
+#define MEM_CHAIN_DEL(m, nx, pv) do {                                         \
+		if ((m)->pv) {                                                \
+			*(m)->pv = (m)->nx;                                   \
+			if ((m)->nx)                                          \
+				(m)->nx->pv = (m)->pv;                        \
+			(m)->pv = NULL;                                       \
+			(m)->nx = NULL;                                       \
+		}                                                             \
+	} while (0)
+
+/*
+ * The one address an SA's selectors can cover, when there is one: every
+ * selector prefix that is not the wildcard (length 0, which covers nobody
+ * in list(): see the top of the file) is a whole address (/32, /128), and
+ * they are all the same address.  That is the usual tunnel SA of an MN
+ * (its address to or from anywhere).  1 and *a set: index the SA by *a;
+ * 0: no selector covers anybody; -1: a wider prefix (a subnet), which only
+ * a walk through every such SA can match.
+ */
+static int
+ipsec_sad_mem_sel_key(const struct ipsec_sa *sa, struct ctp_addr *a)
+{
+	int have = 0;
+
+	for (size_t i = 0; i < sa->nsel; i++) {
+		const struct ipsec_selector *sel = &sa->sel[i];
+
+		for (int d = 0; d < 2; d++) {
+			const struct ctp_addr *x = d ? &sel->dst : &sel->src;
+			unsigned plen = d ? sel->dst_plen : sel->src_plen;
+
+			if (plen == 0)
+				continue;
+			if (plen != ctp_addr_len(x->family) * 8 || (have && !ctp_addr_eq(a, x)))
+				return -1;
+			*a = *x;
+			have = 1;
+		}
+	}
+	return have;
+}
+
 static void
 ipsec_sad_mem_index(struct ipsec_sad *s, struct mem_sa *m)
 {
 	size_t b = ipsec_sad_mem_hash_spi(s, m->sa.spi);
+	struct ctp_addr key;
+	int k;
 
 	m->next_spi = s->by_spi[b];
 	s->by_spi[b] = m;
 	b = ipsec_sad_mem_hash_addr(s, &m->sa.local);
-	m->next_local = s->by_local[b];
-	s->by_local[b] = m;
+	MEM_CHAIN_PUSH(&s->by_local[b], m, next_local, pprev_local);
 	b = ipsec_sad_mem_hash_addr(s, &m->sa.peer);
-	m->next_peer = s->by_peer[b];
-	s->by_peer[b] = m;
+	MEM_CHAIN_PUSH(&s->by_peer[b], m, next_peer, pprev_peer);
+	if ((k = ipsec_sad_mem_sel_key(&m->sa, &key)) > 0)
+		MEM_CHAIN_PUSH(&s->by_sel[ipsec_sad_mem_hash_addr(s, &key)], m, next_sel,
+		    pprev_sel);
+	else if (k < 0)
+		MEM_CHAIN_PUSH(&s->sel_wide, m, next_sel, pprev_sel);
 }
 
 static void
@@ -392,45 +465,39 @@ ipsec_sad_mem_unindex(struct ipsec_sad *s, struct mem_sa *m)
 {
 	struct mem_sa **pp;
 
+	/* SPIs are unique per destination: these chains stay short */
 	for (pp = &s->by_spi[ipsec_sad_mem_hash_spi(s, m->sa.spi)]; *pp && *pp != m;
 	    pp = &(*pp)->next_spi)
 		;
 	if (*pp)
 		*pp = m->next_spi;
-	for (pp = &s->by_local[ipsec_sad_mem_hash_addr(s, &m->sa.local)]; *pp && *pp != m;
-	    pp = &(*pp)->next_local)
-		;
-	if (*pp)
-		*pp = m->next_local;
-	for (pp = &s->by_peer[ipsec_sad_mem_hash_addr(s, &m->sa.peer)]; *pp && *pp != m;
-	    pp = &(*pp)->next_peer)
-		;
-	if (*pp)
-		*pp = m->next_peer;
-	for (pp = &s->sel_first; *pp && *pp != m; pp = &(*pp)->next_sel)
-		;
-	if (*pp)
-		*pp = m->next_sel;
+	MEM_CHAIN_DEL(m, next_local, pprev_local);
+	MEM_CHAIN_DEL(m, next_peer, pprev_peer);
+	MEM_CHAIN_DEL(m, next_sel, pprev_sel);
 }
 
 static int
 ipsec_sad_mem_tables(struct ipsec_sad *s, size_t n)
 {
 	struct mem_sa **a = calloc(n, sizeof *a), **b = calloc(n, sizeof *b);
-	struct mem_sa **c = calloc(n, sizeof *c);
+	struct mem_sa **c = calloc(n, sizeof *c), **d = calloc(n, sizeof *d);
 
-	if (!a || !b || !c) {
+	if (!a || !b || !c || !d) {
 		free(a);
 		free(b);
 		free(c);
+		free(d);
 		return CTP_E_NOMEM;
 	}
 	free(s->by_spi);
 	free(s->by_local);
 	free(s->by_peer);
+	free(s->by_sel);
 	s->by_spi = a;
 	s->by_local = b;
 	s->by_peer = c;
+	s->by_sel = d;
+	s->sel_wide = NULL;
 	s->nbuckets = n;
 	/* chains are rebuilt from the install order, so they keep it */
 	for (struct mem_sa *m = s->first; m; m = m->next)
@@ -799,10 +866,6 @@ ipsec_sad_mem_link(struct ipsec_sad *s, struct mem_sa *m)
 		s->first = m;
 	s->last = m;
 	ipsec_sad_mem_index(s, m);
-	if (m->sa.nsel) {
-		m->next_sel = s->sel_first;
-		s->sel_first = m;
-	}
 	s->count++;
 }
 
@@ -827,8 +890,7 @@ ipsec_sad_mem_sa_free(struct mem_sa *m)
 	if (!m)
 		return;
 	ipsec_esp_free(m->esp);
-	ctp_wipe(m, sizeof *m);
-	free(m);
+	ctp_secret_release(m, sizeof *m);   /* wiped: the SA's keys */
 }
 
 static int
@@ -849,7 +911,8 @@ ipsec_sad_mem_add(struct ipsec_sad *s, const struct ipsec_sa *sa, const struct m
 		    "the SAD holds %zu SAs, its limit (\"max-sas\")", s->count);
 	if (s->count >= s->nbuckets && (rc = ipsec_sad_mem_tables(s, s->nbuckets * 2)) < 0)
 		return ctp_err_set(err, rc, 0, CTP_ST_NO_RESOURCES, "out of memory");
-	if ((m = calloc(1, sizeof *m)) == NULL)
+	/* it holds the keys: in the locked arena while it has room (ctp_secret.h) */
+	if ((m = ctp_secret_alloc(sizeof *m)) == NULL)
 		return ctp_err_set(err, CTP_E_NOMEM, 0, CTP_ST_NO_RESOURCES, "out of memory");
 	m->sa = *sa;
 	memset(&m->sa.where, 0, sizeof m->sa.where);
@@ -888,7 +951,7 @@ ipsec_sad_mem_load(struct ipsec_sad *s, struct ctp_err *err)
 	struct ipsec_sa *sa = NULL;
 	struct ctp_cur c;
 	struct stat st;
-	uint32_t count = 0;
+	uint32_t count = 0, nfrozen = 0;
 	int fd, rc = 0;
 
 	if ((fd = open(s->state_file, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0) {
@@ -940,6 +1003,13 @@ ipsec_sad_mem_load(struct ipsec_sad *s, struct ctp_err *err)
 			break;
 		}
 		r.state = (enum ipsec_sa_state)state;
+		/* a transfer does not outlive the daemon: an SA it froze waits
+		 * for a verdict that will never come, and its sink may have
+		 * taken it (PROFILE 5.1), as the xfrm backend adopts its blocks */
+		if (r.state == IPSEC_SA_FROZEN) {
+			r.state = IPSEC_SA_QUARANTINED;
+			nfrozen++;
+		}
 		r.exhausted = (flags & MEM_REC_EXHAUSTED) != 0;
 		if ((rc = ctp_cdb_next(&sub, 0, &cdb, err)) != 1 ||
 		    (rc = ipsec_sa_decode(&cdb, sa, err)) < 0 ||
@@ -961,6 +1031,9 @@ ipsec_sad_mem_load(struct ipsec_sad *s, struct ctp_err *err)
 	if (rc == 0 && count)
 		ipsec_sad_mem_log(s, CTP_LOG_NOTICE, __func__, "%u SAs restored from %s", count,
 		    s->state_file);
+	if (rc == 0 && nfrozen)
+		ipsec_sad_mem_log(s, CTP_LOG_WARN, __func__, "%u SAs were frozen for a transfer "
+		    "before a restart: quarantined (the MN must re-key them)", nfrozen);
 	return rc;
 }
 
@@ -1081,6 +1154,29 @@ ipsec_sad_mem_send(struct ipsec_sad *s, const struct sockaddr_storage *to, sockl
 	return n == (ssize_t)len ? 0 : CTP_E_IO;
 }
 
+/*
+ * Before outbound SA o sends its next number: with a state file, the file
+ * must cover that number before it leaves (see the top of the file).  0,
+ * or -1 when no reservation can be written (the packet must not go).
+ */
+static int
+ipsec_sad_mem_reserve(struct ipsec_sad *s, struct mem_sa *o)
+{
+	uint64_t seq = ipsec_esp_next_seq(o->esp), old, next;
+
+	if (ipsec_esp_exhausted(o->esp) || !s->state_file || seq < o->reserved)
+		return 0;
+	old = o->reserved;
+	if ((next = ipsec_sad_mem_reservation(s, o, seq)) <= seq)
+		return -1;
+	o->reserved = next;
+	if (ipsec_sad_mem_persist(s) < 0) {
+		o->reserved = old;
+		return -1;
+	}
+	return 0;
+}
+
 /* Answer an accepted packet on the reverse SA (config "echo"). */
 static void
 ipsec_sad_mem_echo(struct ipsec_sad *s, const struct mem_sa *in,
@@ -1091,7 +1187,6 @@ ipsec_sad_mem_echo(struct ipsec_sad *s, const struct mem_sa *in,
 	struct sockaddr_storage to;
 	socklen_t tolen;
 	struct ctp_wbuf w;
-	uint64_t seq;
 	int rc;
 
 	if (!o) {
@@ -1108,21 +1203,9 @@ ipsec_sad_mem_echo(struct ipsec_sad *s, const struct mem_sa *in,
 		o->expired++;
 		return;
 	}
-	seq = ipsec_esp_next_seq(o->esp);
-	if (!ipsec_esp_exhausted(o->esp) && s->state_file && seq >= o->reserved) {
-		/* the file must cover this number before it leaves */
-		uint64_t old = o->reserved, next = ipsec_sad_mem_reservation(s, o, seq);
-
-		if (next <= seq) {
-			o->blocked++;
-			return;
-		}
-		o->reserved = next;
-		if (ipsec_sad_mem_persist(s) < 0) {
-			o->reserved = old;
-			o->blocked++;
-			return;
-		}
+	if (ipsec_sad_mem_reserve(s, o) < 0) {
+		o->blocked++;
+		return;
 	}
 	ctp_wbuf_init(&w, s->tx, sizeof s->tx);
 	if ((rc = ipsec_esp_encap(o->esp, s->pt, len, nh, &w, NULL)) < 0) {
@@ -1373,14 +1456,36 @@ ipsec_sad_mem_free_sas(struct ipsec_sad *s)
 		next = m->next;
 		ipsec_sad_mem_sa_free(m);
 	}
-	s->first = s->last = s->sel_first = NULL;
+	s->first = s->last = s->sel_wide = NULL;
 	s->count = 0;
 	free(s->by_spi);
 	free(s->by_local);
 	free(s->by_peer);
-	s->by_spi = s->by_local = s->by_peer = NULL;
+	free(s->by_sel);
+	s->by_spi = s->by_local = s->by_peer = s->by_sel = NULL;
 	free(s->state_file);
 	s->state_file = NULL;
+}
+
+/*
+ * The handles close() closes call ipsec_sad_mem_closed() on a later turn of
+ * the loop, but a host that loaded this code as a plugin unloads it right
+ * after fini (ctp_registry_free: fini, then dlclose): the callback would
+ * run in unmapped memory (ctpd died of SIGSEGV on SIGTERM whenever the SAD
+ * had a datapath or a state file).  So the object that holds this code
+ * stays mapped for the rest of the process once it has handles to close
+ * (RTLD_NODELETE; the dynamic linker keeps it, nothing leaks).  In a
+ * program that links it in, the dlopen finds nothing to pin.
+ */
+static void
+ipsec_sad_mem_pin(void)
+{
+	Dl_info info;
+	void *h;
+
+	if (dladdr((const void *)(uintptr_t)ipsec_sad_mem_closed, &info) && info.dli_fname &&
+	    (h = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD | RTLD_NODELETE)) != NULL)
+		dlclose(h);
 }
 
 static void
@@ -1389,6 +1494,8 @@ ipsec_sad_mem_close(struct ipsec_sad *s)
 	if (!s || s->closing)
 		return;
 	s->closing = 1;
+	if (s->open_handles)
+		ipsec_sad_mem_pin();
 	/* the last word on file (never after a failed load: a partial SAD
 	 * must not replace the file), then the keys go now, not at the
 	 * callback */
@@ -1534,11 +1641,13 @@ ipsec_sad_mem_list(struct ipsec_sad *s, const struct ctp_addr *mn, struct ipsec_
 		return CTP_E_INVAL;
 	if ((v = malloc(cap * sizeof *v)) == NULL)
 		return CTP_E_NOMEM;
-	/* the candidates of three chains, each once; quarantined SAs are out
-	 * of every transfer (the MN re-keys them) */
-	for (int pass = 0; pass < 3; pass++) {
-		struct mem_sa *m = pass == 0 ? s->by_peer[ipsec_sad_mem_hash_addr(s, mn)] :
-		    pass == 1 ? s->by_local[ipsec_sad_mem_hash_addr(s, mn)] : s->sel_first;
+	/* the candidates of four chains, each once (the selectors' by the MN's
+	 * address, then those with subnets); quarantined SAs are out of every
+	 * transfer (the MN re-keys them) */
+	for (int pass = 0; pass < 4; pass++) {
+		size_t b = ipsec_sad_mem_hash_addr(s, mn);
+		struct mem_sa *m = pass == 0 ? s->by_peer[b] : pass == 1 ? s->by_local[b] :
+		    pass == 2 ? s->by_sel[b] : s->sel_wide;
 
 		for (; m; m = pass == 0 ? m->next_peer : pass == 1 ? m->next_local : m->next_sel) {
 			int hit = pass == 0 ? ctp_addr_eq(&m->sa.peer, mn) :
@@ -1591,8 +1700,6 @@ ipsec_sad_mem_freeze(struct ipsec_sad *s, const struct ipsec_sa_ref *ref, uint64
 		else
 			*highest_sent = ipsec_esp_next_seq(m->esp) - 1;
 	}
-	if (m->state == IPSEC_SA_FROZEN)
-		return 0;
 	ipsec_sad_mem_set_state(s, m, IPSEC_SA_FROZEN, "freeze");
 	return ipsec_sad_mem_persist(s);
 }
@@ -1788,6 +1895,8 @@ ipsec_sad_mem_describe_one(const struct ipsec_sad *s, const struct mem_sa *m, ui
 	rc |= ctp_val_set_u64(o, "bytes", m->base_bytes + st.bytes);
 	rc |= ctp_val_set_u64(o, "last_seq", st.last_seq);
 	if (ipsec_sad_mem_is_out(m)) {
+		/* outbound numbers only grow: the last sent here is the highest */
+		rc |= ctp_val_set_u64(o, "highest_sent", st.last_seq);
 		rc |= ctp_val_set_u64(o, "next_seq", ipsec_esp_next_seq(m->esp));
 		rc |= ctp_val_obj_set(o, "exhausted", ctp_val_bool(ipsec_esp_exhausted(m->esp)));
 		rc |= ctp_val_set_u64(o, "blocked", m->blocked);
@@ -1806,6 +1915,9 @@ ipsec_sad_mem_describe_one(const struct ipsec_sad *s, const struct mem_sa *m, ui
 		rc |= ctp_val_set_u64(o, "blocked", m->blocked);
 		rc |= ctp_val_set_u64(o, "replay_window", tmp.replay.window);
 		rc |= ctp_val_set_u64(o, "replay_highest", tmp.replay.highest);
+		/* the highest authenticated number, here or (carried in REPLAY)
+		 * at the SA's earlier holders */
+		rc |= ctp_val_set_u64(o, "highest_seen", tmp.replay.highest);
 		ipsec_sa_clear(&tmp);
 	}
 	rc |= ctp_val_set_u64(o, "expired", m->expired);
@@ -1877,12 +1989,98 @@ ipsec_sad_mem_counters(struct ipsec_sad *s, struct ctp_val *obj)
 	rc |= ctp_val_set_u64(obj, "keepalive", s->c.keepalive);
 	rc |= ctp_val_set_u64(obj, "malformed", s->c.malformed);
 	rc |= ctp_val_set_u64(obj, "echoed", s->c.echoed);
+	rc |= ctp_val_set_u64(obj, "originated", s->c.originated);
 	rc |= ctp_val_set_u64(obj, "blocked", s->c.blocked);
 	rc |= ctp_val_set_u64(obj, "no_reverse", s->c.no_reverse);
 	rc |= ctp_val_set_u64(obj, "send_errors", s->c.send_errors);
 	rc |= ctp_val_set_u64(obj, "persisted", s->c.persisted);
 	rc |= ctp_val_set_u64(obj, "persist_errors", s->c.persist_errors);
 	return rc ? CTP_E_NOMEM : 0;
+}
+
+/* ---- gateways that originate traffic ------------------------------------- */
+
+/*
+ * count dummy packets (Next Header 59, RFC 4303 2.6: the receiver accepts,
+ * counts and discards them, and never echoes one, so two gateways with echo
+ * on do not bounce them for ever) on an active outbound ESP SA, to its peer:
+ * UDP to the ENCAP destination port, else this SAD's port; raw: protocol
+ * 50.  From the SA's local address.  Each payload is "CTPG" | a counter
+ * (8) | wall-clock ms (8).  Every packet takes the SA's next number, with
+ * the state file's reservation written first, as for an echo.
+ */
+int
+ipsec_sad_mem_esp_send(struct ipsec_sad *s, const struct ipsec_sa_ref *ref, unsigned count,
+    struct ctp_err *err)
+{
+	struct mem_sa *o = ipsec_sad_mem_find(s, ref);
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	unsigned sent = 0;
+	char id[80];
+	int rc = 0;
+
+	if (!o)
+		return ctp_err_set(err, CTP_E_NOTFOUND, 0, 0, "no SA 0x%08x (%s) here", ref->spi,
+		    ref->protocol == CTP_IPPROTO_AH ? "ah" : "esp");
+	ipsec_sad_mem_sa_name(o, id, sizeof id);
+	if (!ipsec_sad_mem_is_out(o) || o->sa.protocol != CTP_IPPROTO_ESP)
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "SA %s: only an outbound ESP SA sends",
+		    id);
+	/* PROFILE 5.1: handed over (or in doubt), it never sends again here */
+	if (o->state != IPSEC_SA_ACTIVE)
+		return ctp_err_set(err, CTP_E_STATE, 0, 0, "SA %s is %s: it does not send", id,
+		    mem_state_names[o->state]);
+	if (count == 0 || count > IPSEC_SAD_MEM_SEND_MAX)
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "%u packets: from 1 to %u", count,
+		    IPSEC_SAD_MEM_SEND_MAX);
+	if (s->dp == MEM_DP_NONE || s->sock[o->sa.peer.family == CTP_FAMILY_IPV6].fd < 0)
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "SA %s: no %s datapath to send on", id,
+		    o->sa.peer.family == CTP_FAMILY_IPV6 ? "IPv6" : "IPv4");
+	tolen = ipsec_sad_mem_sockaddr(&o->sa.peer, s->dp == MEM_DP_RAW ? 0 :
+	    o->sa.has_encap ? o->sa.encap.dport : s->port, &to);
+	while (sent < count) {
+		uint64_t now = ipsec_sad_mem_now_ms();
+		struct ctp_wbuf w;
+
+		if (ipsec_sad_mem_expired(o, now)) {
+			o->expired++;
+			rc = ctp_err_set(err, CTP_E_LIMIT, 0, 0, "SA %s: a hard lifetime has passed",
+			    id);
+			break;
+		}
+		if (ipsec_sad_mem_reserve(s, o) < 0) {
+			o->blocked++;
+			rc = ctp_err_set(err, CTP_E_IO, 0, 0, "SA %s: state file %s: no reservation "
+			    "for the next number", id, s->state_file);
+			break;
+		}
+		ctp_wbuf_init(&w, s->pt, MEM_SEND_PAYLOAD);
+		ctp_wbuf_bytes(&w, "CTPG", 4);
+		ctp_wbuf_u64(&w, sent + 1);
+		ctp_wbuf_u64(&w, now);
+		ctp_wbuf_init(&w, s->tx, sizeof s->tx);
+		if ((rc = ipsec_esp_encap(o->esp, s->pt, MEM_SEND_PAYLOAD, IPSEC_ESP_NH_NONE, &w,
+		    NULL)) < 0) {
+			if (rc != CTP_E_LIMIT)
+				o->send_errors++;
+			rc = ctp_err_set(err, rc, 0, 0, "SA %s: %s", id, rc == CTP_E_LIMIT ?
+			    "sequence space exhausted" : ctp_strerror(rc));
+			break;
+		}
+		if (!o->use_ms)
+			o->use_ms = now;
+		if (ipsec_sad_mem_send(s, &to, tolen, &o->sa.local, s->tx, w.len) < 0) {
+			/* the number is spent all the same: never used twice */
+			o->send_errors++;
+			s->c.send_errors++;
+			rc = ctp_err_set(err, CTP_E_IO, 0, 0, "SA %s: %s", id, strerror(errno));
+			break;
+		}
+		s->c.originated++;
+		sent++;
+	}
+	return sent ? (int)sent : rc;
 }
 
 const struct ipsec_sad_ops ipsec_sad_mem = {

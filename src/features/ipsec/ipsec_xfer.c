@@ -79,6 +79,9 @@ struct ipsec_xfer {
 	struct ipsec_sad           *sad;
 };
 
+static int ipsec_xfer_cmd_esp_send(void *state, const struct ctp_val *req,
+    struct ctp_val *reply, struct ctp_err *err);
+
 /* ---- small helpers ------------------------------------------------------------ */
 
 static void ipsec_xfer_log(const struct ipsec_xfer *s, int level, const char *func,
@@ -230,6 +233,7 @@ ipsec_xfer_new(const struct ctp_host_ops *ops, struct ctp_host *host,
 		{ "sas", ipsec_xfer_cmd_sas },
 		{ "sa-add", ipsec_xfer_cmd_sa_add },
 		{ "sa-del", ipsec_xfer_cmd_sa_del },
+		{ "esp-send", ipsec_xfer_cmd_esp_send },
 	};
 	struct ctp_addr own[IPSEC_XFER_OWN_MAX];
 	struct ipsec_sad_env env;
@@ -1755,6 +1759,57 @@ ipsec_xfer_cmd_sas(void *state, const struct ctp_val *req, struct ctp_val *reply
 	if ((rc = ctp_val_set_str(reply, "backend", s->sad_ops->name)) < 0 ||
 	    (rc = ctp_val_obj_set(reply, "sas", arr)) < 0)
 		return ctp_err_set(err, rc, 0, 0, "out of memory");
+	if (s->sad_ops == &ipsec_sad_mem) {
+		/* the datapath's counters that belong to no SA (unknown SPIs...) */
+		struct ctp_val *c = ctp_val_obj();
+
+		if (!c || ipsec_sad_mem_counters(s->sad, c) < 0 ||
+		    ctp_val_obj_set(reply, "counters", c) < 0)
+			return ctp_err_set(err, CTP_E_NOMEM, 0, 0, "out of memory");
+	}
+	return 0;
+}
+
+/*
+ * esp-send {"spi": n, "dst": ADDR, "count": n (default 1)} -> {"sent": n}
+ * (and "error" when the datapath stopped before count): a gateway
+ * originates dummy ESP packets on one of its active outbound SAs (the mem
+ * backend only; ipsec_sad.h, ipsec_sad_mem_esp_send).  For SAs whose both
+ * ends are gateways (type 4), which no MN can drive.
+ */
+static int
+ipsec_xfer_cmd_esp_send(void *state, const struct ctp_val *req, struct ctp_val *reply,
+    struct ctp_err *err)
+{
+	struct ipsec_xfer *s = state;
+	struct ipsec_sa_ref ref;
+	struct ctp_err e2;
+	const char *dst;
+	uint64_t spi = 0, count = 1;
+	int rc;
+
+	if (s->sad_ops != &ipsec_sad_mem)
+		return ctp_err_set(err, CTP_E_UNSUPPORTED, 0, 0, "esp-send: the %s SAD sends "
+		    "nothing itself (the mem backend only)", s->sad_ops->name);
+	memset(&ref, 0, sizeof ref);
+	ref.protocol = CTP_IPPROTO_ESP;
+	if (ctp_val_get_u64(req, "spi", UINT32_MAX, &spi, NULL) < 0 ||
+	    ctp_val_get_str(req, "dst", &dst, NULL) < 0 || ctp_addr_parse(&ref.dst, dst) < 0 ||
+	    ((rc = ctp_val_get_u64(req, "count", IPSEC_SAD_MEM_SEND_MAX, &count, NULL)) < 0 &&
+	    rc != CTP_E_NOTFOUND) || count == 0)
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "\"spi\" (a number) and \"dst\" (the "
+		    "SA's destination address) are needed; \"count\" is 1 to %u (default 1)",
+		    IPSEC_SAD_MEM_SEND_MAX);
+	ref.spi = (uint32_t)spi;
+	ctp_err_clear(&e2);
+	if ((rc = ipsec_sad_mem_esp_send(s->sad, &ref, (unsigned)count, &e2)) < 0)
+		return ctp_err_set(err, rc, 0, 0, "esp-send: %s", e2.what[0] ? e2.what :
+		    ctp_strerror(rc));
+	ipsec_xfer_log(s, CTP_LOG_NOTICE, __func__, "SA 0x%08x to %s: %d ESP packets sent by the "
+	    "operator", ref.spi, dst, rc);
+	if (ctp_val_set_u64(reply, "sent", (uint64_t)rc) < 0 ||
+	    ((uint64_t)rc < count && ctp_val_set_str(reply, "error", e2.what) < 0))
+		return ctp_err_set(err, CTP_E_NOMEM, 0, 0, "out of memory");
 	return 0;
 }
 
@@ -1804,8 +1859,9 @@ ipsec_xfer_sa_of_json(const struct ctp_val *o, size_t i, struct ipsec_sa *sa,
 	return rc < 0 ? rc : 0;
 }
 
-int
-ipsec_xfer_cmd_sa_add(void *state, const struct ctp_val *req, struct ctp_val *reply,
+/* sa-add {"sa": SA} or {"sa": [SA, ...]}: each SA as given. */
+static int
+ipsec_xfer_sa_add_list(void *state, const struct ctp_val *req, struct ctp_val *reply,
     struct ctp_err *err)
 {
 	struct ipsec_xfer *s = state;
@@ -1867,6 +1923,167 @@ ipsec_xfer_cmd_sa_add(void *state, const struct ctp_val *req, struct ctp_val *re
 	    (rc = ctp_val_obj_set(reply, "sas", list)) < 0)
 		return ctp_err_set(err, rc, 0, 0, "out of memory");
 	return 0;
+}
+
+/* a + i within a's family, in place; CTP_E_LIMIT past the end of its space. */
+static int
+ipsec_xfer_addr_add(struct ctp_addr *a, uint64_t i)
+{
+	unsigned carry = 0;
+
+	for (size_t k = ctp_addr_len(a->family); k-- > 0 && (i || carry); i >>= 8) {
+		unsigned v = a->a[k] + (unsigned)(i & 0xff) + carry;
+
+		a->a[k] = (uint8_t)v;
+		carry = v >> 8;
+	}
+	return i || carry ? CTP_E_LIMIT : 0;
+}
+
+/* SA i of a counted sa-add: the template with SPI + i and mn + i for mn
+ * (ipsec_xfer.h); keys as in the template. */
+static void
+ipsec_xfer_sa_nth(const struct ipsec_sa *tpl, const struct ctp_addr *mn, uint64_t i,
+    struct ipsec_sa *sa)
+{
+	struct ctp_addr to = *mn;
+
+	*sa = *tpl;
+	sa->spi = tpl->spi + (uint32_t)i;
+	(void)ipsec_xfer_addr_add(&to, i);   /* checked for the last one first */
+	if (ctp_addr_eq(&sa->local, mn))
+		sa->local = to;
+	if (ctp_addr_eq(&sa->peer, mn))
+		sa->peer = to;
+	for (size_t k = 0; k < sa->nsel; k++) {
+		if (ctp_addr_eq(&sa->sel[k].src, mn))
+			sa->sel[k].src = to;
+		if (ctp_addr_eq(&sa->sel[k].dst, mn))
+			sa->sel[k].dst = to;
+	}
+}
+
+static struct ctp_val *
+ipsec_xfer_ref_val(const struct ipsec_sa *sa)
+{
+	struct ctp_val *r = ctp_val_obj();
+	struct ipsec_sa_ref ref;
+	char a[CTP_ADDRSTRLEN];
+
+	ipsec_xfer_ref(sa, &ref);
+	if (r && (ctp_val_set_u64(r, "spi", sa->spi) < 0 ||
+	    ctp_val_set_str(r, "protocol", sa->protocol == CTP_IPPROTO_AH ? "ah" : "esp") < 0 ||
+	    ctp_val_set_str(r, "dst", ipsec_xfer_addr(&ref.dst, a)) < 0 ||
+	    ctp_val_set_str(r, "direction", sa->direction == CTP_DIRECTION_IN ? "in" : "out") < 0)) {
+		ctp_val_free(r);
+		r = NULL;
+	}
+	return r;
+}
+
+/* sa-add {"sa": SA, "count": N, "mn": ADDR}: N SAs from one template
+ * (ipsec_xfer.h).  Installing is the SAD's usual install, one SA at a time;
+ * only the JSON is read once. */
+static int
+ipsec_xfer_sa_add_count(struct ipsec_xfer *s, const struct ctp_val *req, uint64_t count,
+    struct ctp_val *reply, struct ctp_err *err)
+{
+	const struct ctp_val *v = ctp_val_get(req, "sa");
+	struct ipsec_sa *tpl = malloc(sizeof *tpl), *sa = malloc(sizeof *sa);
+	struct ctp_val *first = NULL, *last = NULL;
+	struct ctp_addr mn, end;
+	const char *mnstr;
+	char a[CTP_ADDRSTRLEN];
+	uint64_t i = 0;
+	int rc = 0;
+
+	if (!tpl || !sa) {
+		free(tpl);
+		free(sa);
+		return ctp_err_set(err, CTP_E_NOMEM, 0, 0, "out of memory");
+	}
+	memset(tpl, 0, sizeof *tpl);
+	if (!v || v->kind != CTP_V_OBJ)
+		rc = ctp_err_set(err, CTP_E_INVAL, 0, 0, "with \"count\", \"sa\" is one SA CDB "
+		    "(the template), as ctpctl decode --json prints it");
+	else if ((rc = ipsec_xfer_sa_of_json(v, 0, tpl, err)) == 0) {
+		mn = tpl->peer;
+		end = mn;
+		if (ctp_val_get_str(req, "mn", &mnstr, NULL) == 0 &&
+		    (ctp_addr_parse(&mn, mnstr) < 0 || mn.family != tpl->peer.family))
+			rc = ctp_err_set(err, CTP_E_INVAL, 0, 0, "\"mn\": \"%s\" is not an IPv%u "
+			    "address (the template's family)", mnstr, tpl->peer.family);
+		else if ((uint64_t)tpl->spi + count - 1 > UINT32_MAX)
+			rc = ctp_err_set(err, CTP_E_INVAL, 0, 0, "SPI 0x%08x + %llu SAs runs past "
+			    "0xffffffff", tpl->spi, (unsigned long long)count);
+		else if ((end = mn, ipsec_xfer_addr_add(&end, count - 1)) < 0)
+			rc = ctp_err_set(err, CTP_E_INVAL, 0, 0, "%s + %llu runs past the end of the "
+			    "address space", ipsec_xfer_addr(&mn, a), (unsigned long long)count - 1);
+	}
+	for (i = 0; rc == 0 && i < count; i++) {
+		struct ctp_err e2;
+
+		ipsec_xfer_sa_nth(tpl, &mn, i, sa);
+		/* fresh keys: no two SAs of the batch share one */
+		if ((sa->has_encr && sa->encr.key_len &&
+		    RAND_bytes(sa->encr.key, sa->encr.key_len) != 1) ||
+		    (sa->has_integ && sa->integ.key_len &&
+		    RAND_bytes(sa->integ.key, sa->integ.key_len) != 1)) {
+			rc = ctp_err_set(err, CTP_E_CRYPTO, 0, 0, "SA %llu: no random key",
+			    (unsigned long long)i);
+			break;
+		}
+		ctp_err_clear(&e2);
+		if ((rc = s->sad_ops->install(s->sad, sa, &e2)) < 0) {
+			rc = ctp_err_set(err, rc, 0, e2.status, "SA %llu (0x%08x): %s",
+			    (unsigned long long)i, sa->spi, e2.what[0] ? e2.what : ctp_strerror(rc));
+			break;
+		}
+	}
+	if (rc < 0) {
+		/* all or nothing: SAs 0 .. i-1 went in */
+		for (uint64_t j = 0; j < i; j++) {
+			struct ipsec_sa_ref ref;
+
+			ipsec_xfer_sa_nth(tpl, &mn, j, sa);
+			ipsec_xfer_ref(sa, &ref);
+			(void)s->sad_ops->remove(s->sad, &ref);
+		}
+	} else {
+		ipsec_xfer_sa_nth(tpl, &mn, 0, sa);
+		first = ipsec_xfer_ref_val(sa);
+		ipsec_xfer_sa_nth(tpl, &mn, count - 1, sa);
+		last = ipsec_xfer_ref_val(sa);
+		ipsec_xfer_log(s, CTP_LOG_NOTICE, __func__, "%llu SAs 0x%08x.. for %s.. added by the "
+		    "operator", (unsigned long long)count, tpl->spi, ipsec_xfer_addr(&mn, a));
+	}
+	ipsec_sa_clear(sa);
+	ipsec_sa_clear(tpl);
+	free(sa);
+	free(tpl);
+	if (rc < 0)
+		return rc;
+	/* obj_set owns its child also when it fails (and refuses NULL) */
+	rc = ctp_val_set_u64(reply, "count", count);
+	rc |= ctp_val_obj_set(reply, "first", first);
+	rc |= ctp_val_obj_set(reply, "last", last);
+	return rc < 0 ? ctp_err_set(err, CTP_E_NOMEM, 0, 0, "out of memory") : 0;
+}
+
+int
+ipsec_xfer_cmd_sa_add(void *state, const struct ctp_val *req, struct ctp_val *reply,
+    struct ctp_err *err)
+{
+	uint64_t count;
+	int rc;
+
+	if (!ctp_val_get(req, "count"))
+		return ipsec_xfer_sa_add_list(state, req, reply, err);
+	if ((rc = ctp_val_get_u64(req, "count", IPSEC_XFER_ADD_COUNT_MAX, &count, NULL)) < 0 ||
+	    count == 0)
+		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "\"count\" is 1 to %u",
+		    IPSEC_XFER_ADD_COUNT_MAX);
+	return ipsec_xfer_sa_add_count(state, req, count, reply, err);
 }
 
 int

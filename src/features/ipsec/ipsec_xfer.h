@@ -125,10 +125,22 @@ void ipsec_xfer_sink_done(void *state, struct ctp_xfer *x, int outcome,
  *          optional) -> {"count": n, "sas": [{"spi", "protocol", "dst",
  *          "direction"}]}; all or nothing: the first SA that does not
  *          decode or install refuses the request, and the ones installed
- *          before it are removed again
+ *          before it are removed again.
+ *          {"sa": SA, "count": N, "mn": ADDR} installs N SAs (1 to
+ *          IPSEC_XFER_ADD_COUNT_MAX) made from the one template SA, for
+ *          load tests and capacity planning: SA i (from 0) has SPI + i,
+ *          the address mn + i wherever the template has mn (ENDPOINTS,
+ *          SELECTOR; "mn" absent: the template's peer address), and fresh
+ *          random ENCR and INTEG keys of the template's lengths ->
+ *          {"count": N, "first": {...}, "last": {...}} (spi, protocol,
+ *          dst, direction); all or nothing as above, one log line.  The
+ *          loop does nothing else meanwhile (a few µs an SA on the mem
+ *          SAD): give a million in chunks that fit ctpctl's 5 s wait.
  * sa-del   {"spi": n, "dst": ADDR, "protocol": "esp" | "ah" | 50 | 51}
  *          (protocol esp when absent) -> {"count": 1}
  */
+#define IPSEC_XFER_ADD_COUNT_MAX (1u << 20)   /* the mem SAD's own limit */
+
 int ipsec_xfer_cmd_sas(void *state, const struct ctp_val *req, struct ctp_val *reply,
     struct ctp_err *err);
 int ipsec_xfer_cmd_sa_add(void *state, const struct ctp_val *req, struct ctp_val *reply,
