@@ -115,7 +115,7 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory tests
 
 tests: all check-proto check-unit check-tools check-ctl check-pcap-writer check-mn check-esp \
-	check-daemon check-netns check-dissector check-replay check-model
+	check-daemon check-netns check-ipsec check-dissector check-replay check-model check-fuzz
 	@echo "make check: all test groups passed"
 
 demo: deps
@@ -240,13 +240,24 @@ check-mn: all
 	$(call say,TEST,mn)
 	$(Q)tests/mn/run.sh $(B)
 
-check-daemon: all
+# A helper of tests/daemon/limits.sh: N control clients open at once.
+$(B)/tests/daemon/ctl_clients: $(B)/tests/daemon/ctl_clients.o
+	$(call say,LD,$@)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^
+
+check-daemon: all $(B)/tests/daemon/ctl_clients
 	$(call say,TEST,daemon)
 	$(Q)tests/daemon/run.sh $(B)
 
 check-netns: all
 	$(call say,TEST,netns)
 	$(Q)tests/netns/handover.sh $(B)
+
+# The relay chain S -> PR -> NR -> S' with real ESP, then its aborts.
+.PHONY: check-ipsec
+check-ipsec: all
+	$(call say,TEST,ipsec)
+	$(Q)tests/netns/ipsec.sh $(B) && tests/netns/ipsec-abort.sh $(B)
 
 check-dissector: all
 	$(call say,TEST,dissector)
@@ -272,6 +283,29 @@ FUZZ_BIN := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 
 fuzz:
 	$(Q)tests/fuzz/run.sh $(FUZZ_SECONDS)
+
+# check-fuzz: every committed input of tests/fuzz/corpus/NAME/ through its
+# harness, built with the ordinary compiler and a main() that replays files
+# (tests/fuzz/replay.c); then, when clang is there, a short libFuzzer run of
+# every harness (FUZZ_CHECK_BUDGET seconds in all, 0 to skip).  A harness
+# named fuzz_FEATURE_*.c gets all of that feature's objects, its descriptor
+# included, as tests/fuzz/run.sh does.
+FUZZ_CHECK_BUDGET ?= 120
+FUZZ_HARNESSES := $(FUZZ_SRC:tests/fuzz/%.c=%)
+fuzz_feature = $(firstword $(filter $(PLUGINS),$(word 2,$(subst _, ,$(1)))))
+define fuzz_replay_rule
+$(B)/fuzz-replay/$(1): $(B)/tests/fuzz/$(1).o $(B)/tests/fuzz/replay.o $(2) $(B)/libctp.a
+	$$(call say,LD,$$@)
+	@mkdir -p $$(dir $$@)
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(B)/libctp.a $$(CORE_LIBS)
+endef
+$(foreach h,$(FUZZ_HARNESSES),$(eval $(call fuzz_replay_rule,$(h),$(patsubst \
+	%.c,$(B)/%.o,$($(call fuzz_feature,$(h))_SRC)))))
+
+.PHONY: check-fuzz
+check-fuzz: all $(FUZZ_HARNESSES:%=$(B)/fuzz-replay/%)
+	$(call say,TEST,fuzz)
+	$(Q)FUZZ_CHECK_BUDGET=$(FUZZ_CHECK_BUDGET) tests/fuzz/check.sh $(B)
 
 # ---- install -------------------------------------------------------------
 

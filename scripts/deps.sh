@@ -6,12 +6,16 @@
 # already installed are never touched.  Groups: build (compile and unit
 # tests), test (everything `make check` runs), all (default: build and
 # test), bench (what the IKEv2 side of `make bench` needs: the tools that
-# build strongSwan from Debian's source package, capture and dissect IKE).
+# build strongSwan from Debian's source package, capture and dissect IKE),
+# coverage (test and gcovr, for `make coverage`).
 set -eu
 
+# make check-kernel: qemu and what the guest's initramfs is made of, and
+# strongSwan for the IKEv2 leg of the SA handover in the guest
+kernel="qemu-system-x86 busybox-static cpio xz-utils strongswan-charon strongswan-swanctl"
 build="make gcc pkg-config libc6-dev libuv1-dev libssl-dev openssl libxml2-dev libxml2-utils
  libcunit1-dev libusrsctp-dev libsctp-dev"
-test="tshark clang libclang-rt-14-dev valgrind iproute2 spin jq tcpdump wireshark-common"
+test="tshark clang libclang-rt-14-dev valgrind iproute2 spin jq tcpdump wireshark-common $kernel"
 bench="make gcc pkg-config libc6-dev libssl-dev openssl libgmp-dev bzip2 tcpdump tshark iproute2"
 
 groups=${*:-all}
@@ -22,7 +26,8 @@ for g in $groups; do
 	test) want="$want $build $test" ;;
 	all) want="$want $build $test" ;;
 	bench) want="$want $bench" ;;
-	*) echo "deps.sh: unknown group $g (build, test, all, bench)" >&2; exit 2 ;;
+	coverage) want="$want $build $test gcovr" ;;
+	*) echo "deps.sh: unknown group $g (build, test, all, bench, coverage)" >&2; exit 2 ;;
 	esac
 done
 

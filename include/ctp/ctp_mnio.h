@@ -87,6 +87,27 @@ void ctp_mnio_stats(const struct ctp_mnio *io, uint64_t *in, uint64_t *bad_hopli
  * no input is delivered after the call.  NULL is fine. */
 void ctp_mnio_close(struct ctp_mnio *io);
 
+/* What the receive checks make of one datagram (ctp_mnio_parse). */
+enum ctp_mnio_verdict {
+	CTP_MNIO_CXTP = 1,           /* a CXTP message for the engine */
+	CTP_MNIO_NOT_OURS = 0,       /* another ICMP type, code or subtype */
+	CTP_MNIO_MALFORMED = -1,
+	CTP_MNIO_BAD_HOPLIMIT = -2,  /* ICMP not sent with hop limit 255 */
+};
+
+/*
+ * The receive checks of ctp_mnio.c on one datagram as the socket of
+ * carrier and family hands it over (IPv4 ICMP: with its IP header, whose
+ * TTL is the hop limit; ICMPv6: hoplimit from IPV6_HOPLIMIT, -1 when the
+ * kernel did not say; UDP: the CXTP message itself).  Returns an enum
+ * ctp_mnio_verdict; CTP_MNIO_CXTP with the message in *msg and *len (a view
+ * into pkt whose CXTP Length fits), else why (may be NULL) says why in a
+ * line ("" for an ICMP type that is simply not ours).  Pure: the receive
+ * path and the fuzz harness (tests/fuzz/fuzz_mnio.c) share it.
+ */
+int ctp_mnio_parse(enum ctp_mnio_carrier carrier, int family, const uint8_t *pkt, size_t n,
+    int hoplimit, const uint8_t **msg, size_t *len, char *why, size_t whylen);
+
 /* The ICMP message for a CXTP message (family 4 or 6; the ICMPv6 checksum
  * is left 0 for the kernel to fill): for tests and captures. */
 int ctp_mnio_frame(int family, const uint8_t *msg, size_t len, uint8_t *out, size_t cap,

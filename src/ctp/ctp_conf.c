@@ -99,12 +99,16 @@ struct conf_ctx {
 /*
  * Make s one line: libxml2 ends its messages with "\n" and sometimes has
  * one inside; both become spaces, and trailing white space goes.  Our
- * namespace, in braces, goes too.
+ * namespace, in braces, goes too.  Messages quote the file, and XML allows
+ * DEL and the C1 controls (U+0080 to U+009F, CSI among them) in values:
+ * each of those becomes '?', so that a line cannot drive the terminal or
+ * the log viewer it is shown on.
  */
 static void
 conf_one_line(char *s)
 {
 	size_t nl = strlen(CONF_NS_BRACED);
+	unsigned char *u;
 	char *p, *e;
 
 	while ((p = strstr(s, CONF_NS_BRACED)) != NULL)
@@ -112,6 +116,12 @@ conf_one_line(char *s)
 	for (p = s; *p; p++)
 		if (*p == '\n' || *p == '\r' || *p == '\t')
 			*p = ' ';
+	for (u = (unsigned char *)s; *u; u++) {
+		if (*u < 0x20 || *u == 0x7f)
+			*u = '?';
+		else if (*u == 0xc2 && u[1] >= 0x80 && u[1] <= 0x9f)
+			u[0] = u[1] = '?';   /* UTF-8 of a C1 control */
+	}
 	for (e = s + strlen(s); e > s && e[-1] == ' '; e--)
 		e[-1] = '\0';
 }
@@ -1136,6 +1146,12 @@ conf_check_all(struct conf_ctx *x)
 	}
 	for (size_t i = 0; i < c->npeers; i++)
 		conf_check_peer(x, i);
+	/* the transport keeps state for at most limits.peers associations: a
+	 * peer beyond them could never connect */
+	if (c->npeers > c->limits.peers && !x->too_many_peers)
+		conf_error(x, c->peers[c->limits.peers].line, "peer \"%s\": %zu peers configured, "
+		    "more than limits peers=\"%u\" allows", c->peers[c->limits.peers].name,
+		    c->npeers, c->limits.peers);
 	if (t->retry_max_ms < t->request_retry_ms)
 		conf_error(x, x->timers_line,
 		    "timers: retry-max-ms (%u) is less than request-retry-ms (%u)",

@@ -27,6 +27,20 @@ ctp_control_check(const struct ctp_cdb *cdb, struct ctp_err *err)
 	    cdb->off + CTP_CDB_HDR_LEN, err);
 }
 
+/*
+ * The structure of a CDB made of TLVs, by the tables alone.  TLVs make a
+ * presence vector meaningless (PROFILE 6: P = 0), and the encoder refuses
+ * P = 1 for them, so the decoder does too: what is accepted re-encodes.
+ */
+static int
+check_tlv_cdb(const struct ctp_fpt_def *fd, const struct ctp_cdb *c, struct ctp_err *err)
+{
+	if (c->flags & CTP_CDB_P)
+		return ctp_err_set(err, CTP_E_VALUE, c->off + 3, CTP_ST_MALFORMED_CDB,
+		    "%s CDB has P = 1; a CDB of TLVs has no presence vector (PROFILE 6)", fd->name);
+	return ctp_tlv_check(fd, c->data, c->len, c->off + CTP_CDB_HDR_LEN, err);
+}
+
 int
 ctp_msg_check_cdbs(const struct ctp_msg *m, const struct ctp_registry *reg, struct ctp_err *err)
 {
@@ -46,13 +60,11 @@ ctp_msg_check_cdbs(const struct ctp_msg *m, const struct ctp_registry *reg, stru
 		else if (m->type == CTP_MSG_CTN && (fd = ctp_fpt_def(c->fpt)) != NULL && fd->tlvs)
 			/* a CTN tells the MN what changed: partial contexts (an SA's
 			 * new SPI and address, no keys), so structure only */
-			rc = ctp_tlv_check(fd, c->data, c->len, c->off + CTP_CDB_HDR_LEN +
-			    (c->flags & CTP_CDB_P ? 4 : 0), err);
+			rc = check_tlv_cdb(fd, c, err);
 		else if ((p = ctp_registry_find(reg, c->fpt)) != NULL)
 			rc = p->feat->cdb_check(p->state, c, ctp_msg_family(m), err);
 		else if ((fd = ctp_fpt_def(c->fpt)) != NULL && fd->tlvs)
-			rc = ctp_tlv_check(fd, c->data, c->len, c->off + CTP_CDB_HDR_LEN +
-			    (c->flags & CTP_CDB_P ? 4 : 0), err);
+			rc = check_tlv_cdb(fd, c, err);
 	}
 	return rc;
 }

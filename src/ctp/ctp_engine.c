@@ -549,6 +549,9 @@ peer_send(struct ctp_engine *e, const char *name, const uint8_t *msg, size_t len
 	if ((rc = ctp_node_send(p, msg, len, flags)) < 0)
 		log_warn("peer %s: %s not sent: %s", name, ctp_msg_name(msg[0] & 0x1f),
 		    ctp_strerror(rc));
+	/* the scratch buffer is not where keys stay between messages */
+	if ((flags & CTP_CHAN_KEYS) && msg == e->out)
+		ctp_wipe(e->out, len);
 	return rc;
 }
 

@@ -333,70 +333,97 @@ ctp_mnio_drop(struct ctp_mnio *io, struct ctp_mnio_sock *s, const struct sockadd
 
 /*
  * The ICMP part of a packet (an IPv4 raw socket's IP header already
- * removed): returns the CXTP message through msg/len, or 0 after counting
- * why it was dropped.
+ * removed): the CXTP message through msg/len, or why it is not one.
  */
 static int
-ctp_mnio_icmp_check(struct ctp_mnio *io, struct ctp_mnio_sock *s, const struct sockaddr *from,
-    const uint8_t *icmp, size_t ilen, int hoplimit, const uint8_t **msg, size_t *len)
+ctp_mnio_icmp_check(int family, const uint8_t *icmp, size_t ilen, int hoplimit,
+    const uint8_t **msg, size_t *len, char *why, size_t whylen)
 {
-	unsigned want = s->family == AF_INET ? CTP_MNIO_ICMP4_TYPE : CTP_MNIO_ICMP6_TYPE;
-	char a[INET6_ADDRSTRLEN];
+	unsigned want = family == AF_INET ? CTP_MNIO_ICMP4_TYPE : CTP_MNIO_ICMP6_TYPE;
 
 	if (ilen < 1 || icmp[0] != want)
-		return 0;   /* another ICMP type: the filter lets some through */
+		return CTP_MNIO_NOT_OURS;   /* another ICMP type: the filter lets some through */
 	if (ilen < CTP_MNIO_HDR_LEN) {
-		ctp_mnio_drop(io, s, from, &io->malformed, "truncated ICMP header");
-		return 0;
+		snprintf(why, whylen, "truncated ICMP header");
+		return CTP_MNIO_MALFORMED;
 	}
-	if (s->family == AF_INET && ctp_mnio_fold(ctp_mnio_sum(0, icmp, ilen)) != 0) {
-		ctp_mnio_drop(io, s, from, &io->malformed, "bad ICMP checksum");
-		return 0;
+	if (family == AF_INET && ctp_mnio_fold(ctp_mnio_sum(0, icmp, ilen)) != 0) {
+		snprintf(why, whylen, "bad ICMP checksum");
+		return CTP_MNIO_MALFORMED;
 	}
 	if (icmp[1] != 0 || icmp[4] != CTP_MNIO_SUBTYPE) {
-		if (ctp_mnio_pow2(++io->not_ours))
-			log_debug("%s from %s: code %u subtype %u, not CXTP (%llu so far)",
-			    ctp_mnio_sock_names[s - io->sock], ctp_mnio_sa_fmt(from, a, sizeof a),
-			    icmp[1], icmp[4], (unsigned long long)io->not_ours);
-		return 0;
+		snprintf(why, whylen, "code %u subtype %u, not CXTP", icmp[1], icmp[4]);
+		return CTP_MNIO_NOT_OURS;
 	}
 	if (hoplimit != CTP_MNIO_HOPLIMIT) {
-		char why[48];
-
 		if (hoplimit < 0)
-			snprintf(why, sizeof why, "hop limit unknown, 255 required");
+			snprintf(why, whylen, "hop limit unknown, 255 required");
 		else
-			snprintf(why, sizeof why, "hop limit %d, 255 required", hoplimit);
-		ctp_mnio_drop(io, s, from, &io->bad_hoplimit, why);
-		return 0;
+			snprintf(why, whylen, "hop limit %d, 255 required", hoplimit);
+		return CTP_MNIO_BAD_HOPLIMIT;
 	}
 	*msg = icmp + CTP_MNIO_HDR_LEN;
 	*len = ilen - CTP_MNIO_HDR_LEN;
-	return 1;
+	return CTP_MNIO_CXTP;
 }
 
 /* An IPv4 raw socket's packet: the IP header, then ICMP. */
 static int
-ctp_mnio_ip4_check(struct ctp_mnio *io, struct ctp_mnio_sock *s, const struct sockaddr *from,
-    const uint8_t *pkt, size_t n, const uint8_t **msg, size_t *len)
+ctp_mnio_ip4_check(const uint8_t *pkt, size_t n, const uint8_t **msg, size_t *len, char *why,
+    size_t whylen)
 {
 	size_t ihl, tot;
 
 	if (n < CTP_MNIO_IP4_MIN || pkt[0] >> 4 != 4 || pkt[9] != IPPROTO_ICMP) {
-		ctp_mnio_drop(io, s, from, &io->malformed, "bad IPv4 header");
-		return 0;
+		snprintf(why, whylen, "bad IPv4 header");
+		return CTP_MNIO_MALFORMED;
 	}
 	ihl = (size_t)(pkt[0] & 0x0f) * 4;
 	tot = (size_t)pkt[2] << 8 | pkt[3];
 	if (ihl < CTP_MNIO_IP4_MIN || ihl > n) {
-		ctp_mnio_drop(io, s, from, &io->malformed, "bad IPv4 header length");
-		return 0;
+		snprintf(why, whylen, "bad IPv4 header length");
+		return CTP_MNIO_MALFORMED;
 	}
 	/* Linux hands over exactly the datagram; should a total length ever
 	 * say less, it is the one to believe */
 	if (tot >= ihl && tot < n)
 		n = tot;
-	return ctp_mnio_icmp_check(io, s, from, pkt + ihl, n - ihl, pkt[8], msg, len);
+	return ctp_mnio_icmp_check(AF_INET, pkt + ihl, n - ihl, pkt[8], msg, len, why, whylen);
+}
+
+int
+ctp_mnio_parse(enum ctp_mnio_carrier carrier, int family, const uint8_t *pkt, size_t n,
+    int hoplimit, const uint8_t **msg, size_t *len, char *why, size_t whylen)
+{
+	char dummy[1];
+	int v;
+
+	if (!why || !whylen) {
+		why = dummy;
+		whylen = sizeof dummy;
+	}
+	why[0] = 0;
+	*msg = NULL;
+	*len = 0;
+	if (carrier == CTP_MNIO_ICMP && family == AF_INET)
+		v = ctp_mnio_ip4_check(pkt, n, msg, len, why, whylen);
+	else if (carrier == CTP_MNIO_ICMP)
+		v = ctp_mnio_icmp_check(family, pkt, n, hoplimit, msg, len, why, whylen);
+	else {
+		*msg = pkt;
+		*len = n;
+		v = CTP_MNIO_CXTP;
+	}
+	if (v == CTP_MNIO_CXTP && !ctp_mnio_cxtp_ok(*msg, *len)) {
+		snprintf(why, whylen, "%s", *len < CTP_HDR_LEN ? "shorter than the CXTP header" :
+		    "CXTP Length disagrees with the packet");
+		v = CTP_MNIO_MALFORMED;
+	}
+	if (v != CTP_MNIO_CXTP) {
+		*msg = NULL;
+		*len = 0;
+	}
+	return v;
 }
 
 /* One datagram: 1 when one was taken (whatever became of it), 0 when the
@@ -410,6 +437,7 @@ ctp_mnio_read(struct ctp_mnio *io, struct ctp_mnio_sock *s)
 	struct cmsghdr *cm;
 	const uint8_t *msg, *local;
 	uint8_t local4[4];
+	char why[64];
 	size_t len;
 	ssize_t n;
 	int hoplimit;
@@ -463,28 +491,31 @@ ctp_mnio_read(struct ctp_mnio *io, struct ctp_mnio_sock *s)
 		}
 	}
 
-	switch (s - io->sock) {
-	case MNIO_ICMP4:
-		if (!ctp_mnio_ip4_check(io, s, (struct sockaddr *)&from, io->rx, (size_t)n, &msg, &len))
-			return 1;
-		((struct sockaddr_in *)&from)->sin_port = 0;
+	switch (ctp_mnio_parse(s->carrier, s->family, io->rx, (size_t)n, hoplimit, &msg, &len, why,
+	    sizeof why)) {
+	case CTP_MNIO_CXTP:
 		break;
-	case MNIO_ICMP6:
-		if (!ctp_mnio_icmp_check(io, s, (struct sockaddr *)&from, io->rx, (size_t)n, hoplimit,
-		    &msg, &len))
-			return 1;
-		((struct sockaddr_in6 *)&from)->sin6_port = 0;
-		break;
-	default:
-		msg = io->rx;
-		len = (size_t)n;
-		break;
-	}
-	if (!ctp_mnio_cxtp_ok(msg, len)) {
-		ctp_mnio_drop(io, s, (struct sockaddr *)&from, &io->malformed,
-		    len < CTP_HDR_LEN ? "shorter than the CXTP header" :
-		    "CXTP Length disagrees with the packet");
+	case CTP_MNIO_NOT_OURS:
+		if (why[0] && ctp_mnio_pow2(++io->not_ours)) {
+			char a[INET6_ADDRSTRLEN];
+
+			log_debug("%s from %s: %s (%llu so far)", ctp_mnio_sock_names[s - io->sock],
+			    ctp_mnio_sa_fmt((struct sockaddr *)&from, a, sizeof a), why,
+			    (unsigned long long)io->not_ours);
+		}
 		return 1;
+	case CTP_MNIO_BAD_HOPLIMIT:
+		ctp_mnio_drop(io, s, (struct sockaddr *)&from, &io->bad_hoplimit, why);
+		return 1;
+	default:
+		ctp_mnio_drop(io, s, (struct sockaddr *)&from, &io->malformed, why);
+		return 1;
+	}
+	if (s->carrier == CTP_MNIO_ICMP) {
+		if (s->family == AF_INET)
+			((struct sockaddr_in *)&from)->sin_port = 0;
+		else
+			((struct sockaddr_in6 *)&from)->sin6_port = 0;
 	}
 	ctp_mnio_src_learn(io, s, (struct sockaddr *)&from, local);
 	io->in++;

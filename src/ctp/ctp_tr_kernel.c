@@ -56,6 +56,7 @@
 
 #include "ctp/ctp_err.h"
 #include "ctp/ctp_log.h"
+#include "ctp/ctp_secret.h"
 #include "ctp/ctp_tr.h"
 #include "ctp/ctp_tr_rto.h"
 
@@ -284,6 +285,7 @@ ctp_tr_kernel_queue_drop(struct kernel_peer *p)
 
 	while ((m = p->q_head) != NULL) {
 		p->q_head = m->next;
+		ctp_wipe(m->data, m->len);   /* plaintext under security ipsec or none */
 		free(m);
 	}
 	p->q_tail = &p->q_head;
@@ -483,6 +485,7 @@ ctp_tr_kernel_flush(struct ctp_tr *t, struct kernel_peer *p)
 		p->base.queue_bytes -= m->len;
 		if ((p->q_head = m->next) == NULL)
 			p->q_tail = &p->q_head;
+		ctp_wipe(m->data, m->len);
 		free(m);
 	}
 	if (p->eof_pending)

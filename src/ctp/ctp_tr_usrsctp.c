@@ -101,6 +101,7 @@
 
 #include "ctp/ctp_err.h"
 #include "ctp/ctp_log.h"
+#include "ctp/ctp_secret.h"
 #include "ctp/ctp_tr.h"
 #include "ctp/ctp_tr_rto.h"
 #include "ctp_tr_usrsctp_int.h"
@@ -540,6 +541,7 @@ ctp_tr_usrsctp_queue_drop(struct ctp_tr_usrsctp_peer *p)
 	while ((m = p->q_head) != NULL) {
 		p->q_head = m->next;
 		n++;
+		ctp_wipe(m->data, m->len);   /* plaintext under security ipsec or none */
 		free(m);
 	}
 	p->q_tail = &p->q_head;
@@ -1086,6 +1088,7 @@ ctp_tr_usrsctp_flush(struct ctp_tr_usrsctp_peer *p)
 		p->base.queue_bytes -= m->len;
 		if ((p->q_head = m->next) == NULL)
 			p->q_tail = &p->q_head;
+		ctp_wipe(m->data, m->len);
 		free(m);
 	}
 	if (p->eof_pending)

@@ -27,6 +27,7 @@
 #include "ctp/ctp_mnio.h"
 #include "ctp/ctp_node.h"
 #include "ctp/ctp_priv.h"
+#include "ctp/ctp_secret.h"
 
 #ifndef CTP_SYSCONFDIR
 #define CTP_SYSCONFDIR "/etc"
@@ -259,6 +260,7 @@ main(int argc, char **argv)
 	};
 	struct daemon d = { .conf_path = DEFAULT_CONF };
 	int foreground = 0, check = 0, c, rc = 1, report_fd = -1;
+	size_t arena;
 	const char *pidfile = NULL;
 	struct ctp_conf *conf = NULL;
 	struct ctp_err err = { 0 };
@@ -291,6 +293,9 @@ main(int argc, char **argv)
 		fprintf(stderr, "ctpd: unexpected argument \"%s\" (ctpd --help)\n", argv[optind]);
 		return 2;
 	}
+	/* before the first key (the PSKs of the configuration) and before
+	 * privileges go: the arena is locked once, while we may */
+	arena = check ? 0 : ctp_secret_init(0);
 	xmlInitParser();
 	if (check) {
 		rc = ctp_conf_load(d.conf_path, print_error_line, NULL, &conf, &err) < 0 ? 1 : 0;
@@ -313,6 +318,11 @@ main(int argc, char **argv)
 	}
 	ctp_log_open("ctpd", foreground || !conf->log_syslog ? CTP_LOG_STDERR : CTP_LOG_SYSLOG,
 	    conf->log_level);
+	if (arena)
+		log_info("keys: a locked arena of %zu KiB, kept out of core dumps", arena >> 10);
+	else
+		log_warn("keys: not locked in memory (mlock refused: RLIMIT_MEMLOCK without "
+		    "CAP_IPC_LOCK, or a sanitized build); they are still wiped when freed");
 	if (!foreground) {
 		if (detach(&report_fd) < 0) {
 			fprintf(stderr, "ctpd: cannot detach: %s\n", strerror(errno));

@@ -9,7 +9,11 @@
 #   4. SIGTERM stops both gracefully: SHUTDOWN, exit 0, no leak (valgrind
 #      when the binaries are not sanitized, LeakSanitizer when they are);
 #   5. ctpd --check-config prints the precise error (one line, two for a
-#      truncated file) and exits 1 for every configuration in tests/conf/bad/.
+#      truncated file) and exits 1 for every configuration in tests/conf/bad/;
+#   6. least privilege (below);
+#   7. tests/daemon/limits.sh: control clients, peers, the CTAR flood;
+#   8. tests/daemon/secrets.sh: the keys' locked arena, no key in any log or
+#      control-socket output after a handover that moves keys.
 set -u
 B=$(cd "${1:-build}" && pwd)
 top=$(pwd)
@@ -173,6 +177,12 @@ if [ "$(id -u)" = 0 ] && id nobody > /dev/null 2>&1; then
 else
 	echo "daemon: privilege drop NOT tested (needs root and a user nobody)"
 fi
+
+# 7. the limits of <limits> and CT_REQUEST_RATE (a script of its own)
+"$top/tests/daemon/limits.sh" "$B" && ok || bad "tests/daemon/limits.sh"
+
+# 8. keys: locked, and nowhere in logs or control-socket output (a script of its own)
+"$top/tests/daemon/secrets.sh" "$B" && ok || bad "tests/daemon/secrets.sh"
 
 echo "daemon: $pass passed, $fail failed (leak check: $leakcheck)"
 [ $fail -eq 0 ]

@@ -98,6 +98,8 @@ mkconf(int i, unsigned handover_ms)
 	c->timers.reconnect_ms = 50;
 	c->timers.request_rate = 1000;
 	c->log_level = CTP_LOG_WARN;
+	if (T.lim[i].transfers)
+		c->limits.transfers = T.lim[i].transfers;
 	if (T.lim[i].transfers_per_peer)
 		c->limits.transfers_per_peer = T.lim[i].transfers_per_peer;
 	if (T.lim[i].cached_pctd)
@@ -788,6 +790,35 @@ test_move_all(void)
 	memset(T.lim, 0, sizeof T.lim);
 }
 
+/* The node-wide bound: NR holds one transfer, a second push is refused
+ * (NO_RESOURCES) and PR takes that context back. */
+static void
+test_limit_transfers(void)
+{
+	struct ctp_addr mn2;
+	struct ctp_trigger t = { .kind = CTP_TRIGGER_PUSH, .peer = "nr" };
+	struct ctp_err err = { 0 };
+	struct ctp_engine_stats st;
+
+	T.lim[NR].transfers = 1;
+	start(2000);
+	(void)ctp_addr_parse(&mn2, "192.0.2.12");
+	kv_add(T.kv[PR], &mn2, "pr:e", 5);
+	CU_ASSERT(ctp_engine_mn_key_set(T.eng[PR], &mn2, mn_key, sizeof mn_key) == 0);
+	push(PR, NR);
+	run_until(nr_holds, 3000);
+	t.mn = mn2;
+	CU_ASSERT(ctp_engine_trigger(T.eng[PR], &t, &err) == 0);
+	run_until(quiet_pr, 3000);
+	ctp_engine_stats(T.eng[NR], &st);
+	CU_ASSERT_EQUAL(st.live, 1);
+	CU_ASSERT(st.refused >= 1);
+	CU_ASSERT_EQUAL(kv_count(T.kv[NR], &mn2), 0);
+	CU_ASSERT_EQUAL(kv_get(T.kv[PR], &mn2, "pr:e"), KV_ACTIVE);
+	stop();
+	memset(T.lim, 0, sizeof T.lim);
+}
+
 CTP_TEST_SUITE(engine, NULL, NULL,
 	CTP_TEST(test_reactive_chain),
 	CTP_TEST(test_refused_everywhere),
@@ -806,5 +837,6 @@ CTP_TEST_SUITE(engine, NULL, NULL,
 	CTP_TEST(test_limit_cdbs),
 	CTP_TEST(test_limit_per_peer),
 	CTP_TEST(test_limit_cached_pctd),
+	CTP_TEST(test_limit_transfers),
 	CTP_TEST(test_move_all),
 );
