@@ -113,6 +113,8 @@ const struct ctp_conf *ctp_node_conf(const struct ctp_node *n);
 struct ctp_registry *ctp_node_registry(struct ctp_node *n);
 struct ctp_ctl *ctp_node_ctl(struct ctp_node *n);
 struct ctp_node_stats *ctp_node_stats(struct ctp_node *n);
+/* Count one outgoing message by its first octet (type 0 when out of range). */
+void ctp_node_count_out(struct ctp_node *n, uint8_t first);
 uv_loop_t *ctp_node_loop(struct ctp_node *n);
 uint64_t ctp_node_now(const struct ctp_node *n);   /* loop ms */
 

@@ -166,6 +166,33 @@ conf_emit(struct conf_ctx *x, const char *file, long line, const char *fmt, ...)
 	free(out);
 }
 
+/*
+ * libxml2 quotes names and values of a broken document as it found them, so
+ * a key (psk, 16 octets and more in hex) that a typo turned into a name or
+ * merged with another value could reach the log.  A run of 16 or more hex
+ * digits in one of its messages is shown as "<hex>": no other value of the
+ * configuration is that long a run of hex digits.
+ */
+static void
+conf_redact_hex(char *s)
+{
+	char *r = s, *w = s;
+
+	while (*r) {
+		size_t k = strspn(r, "0123456789abcdefABCDEF");
+
+		if (k >= 16) {
+			memcpy(w, "<hex>", 5);
+			w += 5;
+		} else {
+			memmove(w, r, k ? k : 1);
+			w += k ? k : 1;
+		}
+		r += k ? k : 1;
+	}
+	*w = '\0';
+}
+
 #define conf_error(x, line, ...)  conf_emit((x), (x)->path, (line), __VA_ARGS__)
 #define conf_error_el(x, el, ...) conf_emit((x), (x)->path, xmlGetLineNo(el), __VA_ARGS__)
 
@@ -192,6 +219,7 @@ conf_xml_error(void *arg, conf_xml_error_t *e)
 		return;
 	}
 	conf_one_line(msg);
+	conf_redact_hex(msg);
 	colon = strstr(msg, ": ");
 	n = colon ? (size_t)(colon - msg) : 0;
 	/*
@@ -567,7 +595,7 @@ static void
 conf_ppid(struct conf_ctx *x, const xmlNode *el, const char *attr, uint32_t *out)
 {
 	char *v = conf_prop(x, el, attr), *s, *end;
-	unsigned long long n;
+	unsigned long long n = 0;
 
 	if (!v)
 		return;

@@ -55,7 +55,7 @@
 
 /* The header's 30 s; a build may lower it to test the idle path. */
 #ifndef CTP_CTL_IDLE_MS
-#define CTP_CTL_IDLE_MS 30000
+#define CTP_CTL_IDLE_MS 30000u
 #endif
 #define CTL_BACKLOG       64
 /* Room for the longest request and its newline. */
@@ -272,6 +272,8 @@ ctp_ctl_client_send(struct ctp_ctl_client *cl, struct ctp_val *v)
 	}
 	n = strlen(s);
 	if ((line = realloc(s, n + 2)) == NULL) {
+		/* a failed realloc leaves s as it was */
+		// cppcheck-suppress doubleFree
 		free(s);
 		ctp_ctl_client_close(cl);
 		return;
@@ -775,6 +777,7 @@ ctp_ctl_register(struct ctp_ctl *c, const char *cmd, ctp_ctl_fn fn, void *ud)
 	}
 	c->cmds = n;
 	c->cmds[c->ncmds++] = (struct ctp_ctl_cmd){ name, fn, ud };
+	// cppcheck-suppress memleak ; name is owned by c->cmds now
 	return 0;
 }
 

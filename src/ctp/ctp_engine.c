@@ -646,7 +646,7 @@ send_to_mn(struct xfer *x, size_t len)
 	if (e->mn.send(e->mn.io, (struct sockaddr *)&x->mn_from, x->carrier, e->out, len) < 0)
 		log_warn("mn %s: %s not sent", x->mnstr, ctp_msg_name(e->out[0] & 0x1f));
 	else {
-		ctp_node_stats(e->node)->msgs_out[e->out[0] & 0x1f]++;
+		ctp_node_count_out(e->node, e->out[0]);
 		ctp_node_capture(e->node, NULL, (struct sockaddr *)&x->mn_from,
 		    x->carrier == CTP_MNIO_UDP ? IPPROTO_UDP :
 		    x->mn_from.ss_family == AF_INET6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, e->out, len);

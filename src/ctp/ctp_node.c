@@ -421,7 +421,7 @@ pending_flush(struct ctp_peer *p)
 		if (rc == 0) {
 			p->msgs_out++;
 			p->bytes_out += q->len;
-			p->node->stats.msgs_out[q->buf[0] & 0x1f]++;
+			ctp_node_count_out(p->node, q->buf[0]);
 			p->node->stats.bytes_out += q->len;
 			capture_peer(p, 0, q->buf, q->len);
 		} else {
@@ -886,6 +886,16 @@ ctp_node_set_handler(struct ctp_node *n, const struct ctp_node_handler *h, void 
 
 /* ---- sending --------------------------------------------------------------- */
 
+/* The type of an outgoing message, counted: ctp_node_send checks nothing of
+ * what it is given, so a type beyond the table counts as type 0. */
+void
+ctp_node_count_out(struct ctp_node *n, uint8_t first)
+{
+	unsigned t = first & 0x1f;
+
+	n->stats.msgs_out[t <= CTP_MSG_MAX ? t : 0]++;
+}
+
 int
 ctp_node_send(struct ctp_peer *p, const uint8_t *msg, size_t len, unsigned flags)
 {
@@ -900,7 +910,7 @@ ctp_node_send(struct ctp_peer *p, const uint8_t *msg, size_t len, unsigned flags
 		if (rc == 0) {
 			p->msgs_out++;
 			p->bytes_out += len;
-			n->stats.msgs_out[msg[0] & 0x1f]++;
+			ctp_node_count_out(n, msg[0]);
 			n->stats.bytes_out += len;
 			capture_peer(p, 0, msg, len);
 			return 0;

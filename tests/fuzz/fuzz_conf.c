@@ -13,6 +13,7 @@
  * the value of a psk attribute (a key: PROFILE 5.3).  Anything else is a
  * finding: abort().
  */
+#include <ctype.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,8 +140,11 @@ fuzz_conf_psks(const char *s, size_t len)
 		if (k < len && s[k] == q && k - j >= 8 && k - j < sizeof fuzz_conf_seen.val[0]) {
 			int plain = 1;
 
+			/* a key is hex, 16 octets at least (ctp_conf.c): another
+			 * value is not one, whatever the attribute's name */
 			for (size_t m = j; m < k; m++)
-				plain &= s[m] > ' ' && s[m] < 0x7f;
+				plain &= isxdigit((unsigned char)s[m]) != 0;
+			plain &= k - j >= 32;
 			if (plain) {
 				memcpy(fuzz_conf_seen.val[fuzz_conf_seen.n], s + j, k - j);
 				fuzz_conf_seen.val[fuzz_conf_seen.n][k - j] = 0;

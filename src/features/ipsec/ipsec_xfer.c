@@ -68,7 +68,7 @@
 
 /* Does the host's table have member m (it may be older and smaller)? */
 #define IPSEC_XFER_HOST_HAS(ops, m)                                           \
-	((ops) != NULL && (ops)->size >= offsetof(struct ctp_host_ops, m) + sizeof (ops)->m && \
+	((ops) != NULL && (ops)->size >= offsetof(struct ctp_host_ops, m) + sizeof((ops)->m) && \
 	 (ops)->m != NULL)
 
 struct ipsec_xfer {
