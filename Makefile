@@ -114,12 +114,18 @@ all: $(B)/libctp.a $(PROGS) $(PLUGINS:%=$(B)/plugins/%.so)
 check: deps
 	$(Q)$(MAKE) --no-print-directory tests
 
-tests: all check-proto check-unit check-tools check-ctl check-pcap-writer check-mn check-esp \
-	check-daemon check-netns check-ipsec check-dissector check-replay check-model check-fuzz
+tests: all check-proto check-lint check-unit check-tools check-ctl check-pcap-writer check-mn \
+	check-esp check-daemon check-netns check-ipsec check-demo check-dissector check-replay \
+	check-model check-fuzz
 	@echo "make check: all test groups passed"
 
+# demo: a complete handover in network namespaces (loopback without them);
+# demo-decode: the example messages, encoded and decoded.
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
+	$(Q)tests/demo/handover.sh $(B)
+
+demo-decode: all
 	$(Q)tests/demo/decode-examples.sh $(B)
 
 # bench: the IKEv2 side builds strongSwan itself (bench/ike/prepare.sh) and
@@ -258,6 +264,18 @@ check-netns: all
 check-ipsec: all
 	$(call say,TEST,ipsec)
 	$(Q)tests/netns/ipsec.sh $(B) && tests/netns/ipsec-abort.sh $(B)
+
+# The demo, checked: its verdict, its files, the tshark decode, no key in
+# any log or control output (tests/demo/check.sh).
+.PHONY: check-demo demo-decode check-lint lint
+check-demo: all
+	$(call say,TEST,demo)
+	$(Q)tests/demo/check.sh $(B)
+
+# cppcheck and clang-tidy over src/ (scripts/lint.sh says which checks, and why)
+lint check-lint:
+	$(call say,LINT,src)
+	$(Q)scripts/lint.sh
 
 check-dissector: all
 	$(call say,TEST,dissector)

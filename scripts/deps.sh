@@ -15,7 +15,8 @@ set -eu
 kernel="qemu-system-x86 busybox-static cpio xz-utils strongswan-charon strongswan-swanctl"
 build="make gcc pkg-config libc6-dev libuv1-dev libssl-dev openssl libxml2-dev libxml2-utils
  libcunit1-dev libusrsctp-dev libsctp-dev"
-test="tshark clang libclang-rt-14-dev valgrind iproute2 spin jq tcpdump wireshark-common $kernel"
+test="tshark clang libclang-rt-14-dev valgrind iproute2 spin jq tcpdump wireshark-common
+ cppcheck clang-tidy $kernel"
 bench="make gcc pkg-config libc6-dev libssl-dev openssl libgmp-dev bzip2 tcpdump tshark iproute2"
 
 groups=${*:-all}

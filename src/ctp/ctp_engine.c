@@ -1375,7 +1375,7 @@ sink_install(struct xfer *x)
 	/* check every CDB with its owner first */
 	for (size_t i = 0; i < nv; i++) {
 		struct ctp_err err = { 0 };
-		int pi = x->meta[i].plugin;
+		int pi = x->meta[i].plugin;   // NOLINT(bugprone-signed-char-misuse): -1 is "no owner"
 		const struct ctp_plugin *p;
 
 		x->meta[i].status = CTP_ST_SUCCESS;

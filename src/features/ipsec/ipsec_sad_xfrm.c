@@ -128,7 +128,8 @@ ipsec_sad_xfrm_addr_any(const xfrm_address_t *x)
 {
 	static const xfrm_address_t zero;
 
-	return memcmp(x, &zero, sizeof zero) == 0;
+	/* a union of plain integers, no padding */
+	return memcmp(x, &zero, sizeof zero) == 0;   // NOLINT(bugprone-suspicious-memory-comparison)
 }
 
 static bool
@@ -731,6 +732,23 @@ ipsec_sad_xfrm_narrow(struct xfrm_selector *x, const struct ipsec_xfrm_state *st
 	x->prefixlen_d = (uint8_t)bits;
 }
 
+/*
+ * Two selectors are the same by their members: the struct has padding (after
+ * proto), which an assignment need not copy, so memcmp could tell them apart.
+ */
+static bool
+xfrm_sel_eq(const struct xfrm_selector *a, const struct xfrm_selector *b)
+{
+	/* xfrm_address_t: a union of plain integers, no padding */
+	return memcmp(&a->daddr, &b->daddr, sizeof a->daddr) == 0 &&   // NOLINT(bugprone-suspicious-memory-comparison)
+	    memcmp(&a->saddr, &b->saddr, sizeof a->saddr) == 0 &&   // NOLINT(bugprone-suspicious-memory-comparison)
+	    a->dport == b->dport &&
+	    a->dport_mask == b->dport_mask && a->sport == b->sport &&
+	    a->sport_mask == b->sport_mask && a->family == b->family &&
+	    a->prefixlen_d == b->prefixlen_d && a->prefixlen_s == b->prefixlen_s &&
+	    a->proto == b->proto && a->ifindex == b->ifindex && a->user == b->user;
+}
+
 int
 ipsec_sad_xfrm_traffic(const struct ipsec_xfrm_state *st, const struct ipsec_xfrm_view *v,
     uint8_t dir, struct ipsec_xfrm_traffic *out, size_t max, size_t *n)
@@ -766,7 +784,8 @@ ipsec_sad_xfrm_traffic(const struct ipsec_xfrm_state *st, const struct ipsec_xfr
 			t.mark = p->mark;
 		t.if_id = p->if_id;
 		for (size_t j = 0; j < *n && !dup; j++)
-			dup = memcmp(&out[j], &t, sizeof t) == 0;
+			dup = xfrm_sel_eq(&out[j].sel, &t.sel) && out[j].mark.v == t.mark.v &&
+			    out[j].mark.m == t.mark.m && out[j].if_id == t.if_id;
 		if (dup)
 			continue;
 		if (*n == max)
@@ -1990,6 +2009,14 @@ ipsec_sad_xfrm_unblock(struct ipsec_sad *s, struct ipsec_sad_xfrm_ent *e)
 	e->nblock = 0;
 }
 
+/* One policy, member by member (the struct has padding at its end). */
+static bool
+ipsec_sad_xfrm_pol_eq(const struct ipsec_sad_xfrm_pol *a, const struct ipsec_sad_xfrm_pol *b)
+{
+	return xfrm_sel_eq(&a->sel, &b->sel) && a->mark.v == b->mark.v && a->mark.m == b->mark.m &&
+	    a->if_id == b->if_id && a->dir == b->dir && a->type == b->type;
+}
+
 /* Delete e's SPD entries but those another SA still lists. */
 static void
 ipsec_sad_xfrm_unpolicy(struct ipsec_sad *s, struct ipsec_sad_xfrm_ent *e)
@@ -1999,7 +2026,7 @@ ipsec_sad_xfrm_unpolicy(struct ipsec_sad *s, struct ipsec_sad_xfrm_ent *e)
 
 		for (size_t k = 0; k < s->nent && !shared; k++)
 			for (size_t j = 0; &s->ent[k] != e && j < s->ent[k].npol && !shared; j++)
-				shared = memcmp(&s->ent[k].pol[j], &e->pol[i], sizeof e->pol[i]) == 0;
+				shared = ipsec_sad_xfrm_pol_eq(&s->ent[k].pol[j], &e->pol[i]);
 		if (!shared)
 			ipsec_sad_xfrm_pol_del(s, &e->pol[i]);
 	}
