@@ -17,6 +17,7 @@
 #include "ctp/ctp_log.h"
 #include "ctp/ctp_node.h"
 #include "ctp/ctp_pcap.h"
+#include "ctp/ctp_secret.h"
 
 #define PENDING_MAX      64        /* messages waiting per peer */
 #define BACKOFF_MAX_MS   30000
@@ -430,6 +431,7 @@ pending_flush(struct ctp_peer *p)
 		}
 		p->pending = q->next;
 		p->npending--;
+		ctp_wipe(q->buf, q->len);   /* a PCTD or CTD carries keys */
 		free(q);
 	}
 }
@@ -1195,6 +1197,14 @@ cmd_status(const struct ctp_val *req, struct ctp_val *r, void *ud, struct ctp_er
 	ctp_val_set_str(r, "backend_reason", n->tr_why);
 	ctp_val_set_u64(r, "peers", n->npeers);
 	ctp_val_set_u64(r, "peers_up", up);
+	{
+		/* the locked arena keys live in (ctp_secret.h); 0: not locked */
+		size_t arena, used;
+
+		ctp_secret_stats(&arena, &used);
+		ctp_val_set_u64(r, "key_arena_bytes", arena);
+		ctp_val_set_u64(r, "key_arena_used", used);
+	}
 	if (n->h.describe_status)
 		n->h.describe_status(r, n->hud);
 	return ctp_val_obj_set(r, "plugins", pl);
