@@ -89,6 +89,94 @@ function mdesc(s) {
 	return s
 }
 
+# ---- the targets of issue 8 -------------------------------------------------
+# target(label, value, unit, goal, better, why): one row; "by how much" as a
+# factor; why only when missed.  Appends to tj (JSON).
+function target(label, v, unit, goal, better, why,    met, by, verdict) {
+	if (v == "") {
+		printf "| %s | not measured | %s %s | – | |\n", label, (better == "lower" ? "≤" : "≥"), fmt(goal) " " unit > md
+		tj = tj (ntg++ ? "," : "") "{\"target\":" json_str(label) ",\"value\":null,\"goal\":" jn(goal) ",\"unit\":" json_str(unit) ",\"met\":null}"
+		return
+	}
+	v += 0
+	goal += 0
+	met = (better == "lower") ? (v <= goal) : (v >= goal)
+	by = (better == "lower") ? (goal > 0 ? v / goal : 0) : (v > 0 ? goal / v : 0)
+	verdict = met ? "**met**" : sprintf("**missed** by %s×", fmt(by))
+	printf "| %s | %s %s | %s %s %s | %s | %s |\n", label, fmt(v), unit, (better == "lower" ? "≤" : "≥"), fmt(goal), unit, \
+		verdict, (met ? "" : mdesc(why)) > md
+	tj = tj (ntg++ ? "," : "") "{\"target\":" json_str(label) ",\"value\":" jn(v) ",\"goal\":" jn(goal) \
+		",\"unit\":" json_str(unit) ",\"better\":" json_str(better) ",\"met\":" (met ? "true" : "false") \
+		",\"factor\":" jn(by) (met ? "" : ",\"why\":" json_str(why)) "}"
+}
+
+function targets(    v, w, hir, nr, steps, k, s, sum, cnt, ikc, ikb, irs, irk, cpu, hsys, bsys) {
+	print "### Targets of issue 8 on this machine" > md
+	print "" > md
+	print "Each row: this run's median (p99 where the target is a p99) against the issue's target; \"missed by N×\" is how far off it is, as a factor, with the reason found by profiling (`ctpd_profile`, callgrind) and by the step times of section 2." > md
+	print "" > md
+	print "| target | measured | goal | verdict | why, where missed |" > md
+	print "|---|---|---|---|---|" > md
+	# the profile's figures, for the reasons
+	hir = have("ctpd.profile.handover.ir") ? B_median["ctpd.profile.handover.ir"] : ""
+	irs = have("ctpd.profile.bulk.ir_per_sa.source") ? B_median["ctpd.profile.bulk.ir_per_sa.source"] : ""
+	irk = have("ctpd.profile.bulk.ir_per_sa.sink") ? B_median["ctpd.profile.bulk.ir_per_sa.sink"] : ""
+	cpu = have("ctpd.handover.type5.reactive.cpu") ? B_median["ctpd.handover.type5.reactive.cpu"] : ""
+	sum = 0; cnt = 0
+	for (k = 1; k <= 9; k++) {
+		s = "ctpd.handover.type5.reactive.step" k
+		if (have(s)) { sum += B_median[s]; cnt++ }
+	}
+	hsys = have("ctpd.handover.type5.reactive.cpu_sys_pct") ? fmt(B_median["ctpd.handover.type5.reactive.cpu_sys_pct"]) "%" : "?"
+	w = sprintf("The critical path is %s sequential steps across 4 processes (NR, PR, S, NR, S', NR), each a wake-up, a TLS record and an SCTP packet over UDP; their medians are %s µs each on average (section 2, `ctpd.handover.type5.reactive.step*`). The daemons use %s ms of CPU per handover in all (`ctpd.handover.type5.reactive.cpu`, %s of it in the kernel) and execute %s user-space instructions (callgrind): with the handovers 4 ms apart, the 7 steps are mostly that work done one after the other on this 2-vCPU VM, so 400 µs needs about that factor less work per message. The profile (raw/ctpd_profile/handover.*.callgrind) has no single hot spot: usrsctp's input and output, the TLS records, zeroing and wiping whole 2.7 KiB struct ipsec_sa copies (calloc and ipsec_sa_clear in ipsec_xfer.c, nearly a fifth of NR's instructions), and log lines formatted for a level that drops them.", \
+		(cnt ? cnt : "7"), (cnt ? fmt(sum / cnt) : "?"), (cpu != "" ? fmt(cpu) : "?"), hsys, (hir != "" ? fmt(hir) : "?"))
+	target("Full-chain handover, median (MN: CTAR to NR -> CTAA; type 5, TLS, separate processes)", med_in("ctpd.handover.latency", "us"), "µs", 400, "lower", w)
+	v = (have("ctpd.handover.latency") && B_p99["ctpd.handover.latency"] != "") ? B_p99["ctpd.handover.latency"] * tunit(B_unit["ctpd.handover.latency"]) : ""
+	target("Full-chain handover, p99", v, "ms", 2, "lower", "The tail is scheduling: each of the 7 hops waits for its process to run, and 5 processes (with the other load on the machine, see \"quiet\") share 2 vCPUs; the transport's 10 ms usrsctp timer also wakes every daemon. The step table below shows the p99 of each hop.")
+	v = med_in("ctpd.handover.type5.reactive.nr", "us")
+	target("In-daemon: CTAR at NR to CTAA (with captures)", v, "µs", 400, "lower", "The same 7 steps without the MN's own hop; every daemon also writes its capture (one write() per message).")
+	v = have("ctpd.bulk.cpu_per_sa") ? med_in("ctpd.bulk.cpu_per_sa", "us") : ""
+	bsys = have("ctpd.bulk.cpu_sys_pct") ? fmt(B_median["ctpd.bulk.cpu_sys_pct"]) "%" : "?"
+	w = sprintf("Callgrind counts %s user-space instructions per SA at the source and %s at the sink; the kernel adds its part (%s of the measured CPU, `ctpd.bulk.cpu_sys_pct`): each MN is its own transfer (CTD out, CTDR back: two TLS records, two SCTP packets, their SACKs), i.e. a few syscalls per SA. The user-space hot spots: formatting log lines that the notice level then drops (inet_ntop/snprintf in the SAD and xfer logs: about a quarter of the source), wiping and zeroing whole 2.7 KiB struct ipsec_sa copies in ipsec_xfer.c, and OpenSSL context set-up for the ESP engine the sink checks each SA with. Removing those would not be enough alone: CXTP carries one MN per CTD, so every SA pair pays a message each way through TLS and SCTP.", \
+		(irs != "" ? fmt(irs) : "?"), (irk != "" ? fmt(irk) : "?"), bsys)
+	target("Bulk move: CPU per SA, both ends", v, "µs", 20, "lower", w)
+	ikc = med_in("ike.psk.cpu_per_sa", "us")
+	target("Bulk CPU per SA vs IKEv2 PSK (times less)", (v != "" && ikc != "" && v > 0) ? ikc / v : "", "×", 90, "higher", "Follows from the CPU per SA above.")
+	target("Bulk move: SAs per second", have("ctpd.bulk.sas_per_s") ? B_median["ctpd.bulk.sas_per_s"] : "", "SAs/s", 100000, "higher", "The CPU per SA above bounds it: two daemons on 2 vCPUs move at best about 1 / max(source, sink CPU per SA) SAs a second, and less when other load shares the vCPUs (see \"quiet\"); the engine's pacing (at most half of min(transfers, transfers-per-peer) MNs in flight) keeps the pipe full, so the rate is CPU-bound.")
+	target("Memory per SA held (mem SAD, 10^6 SAs)", have("ctpd.footprint.bytes_per_sa") ? B_median["ctpd.footprint.bytes_per_sa"] : "", "B", 512, "lower", "")
+	ikb = have("ike.psk.establish.bytes") ? B_median["ike.psk.establish.bytes"] : ""
+	w = "The CTN that nAR sends after the CTAA, when the MN's SAs have a new endpoint (here S' instead of S), and the MN's CTNA are part of it: the CTN carries one IPSEC_SA CDB per SA (SA_ID and ENDPOINTS, 32 octets each) and a 12-octet tag."
+	if (have("ctpd.mn.critical_bytes") && ikb != "")
+		w = w sprintf(" The critical path alone (CTAR and CTAA, `ctpd.mn.critical_bytes`) is %s B, %s of IKEv2's.", fmt(B_median["ctpd.mn.critical_bytes"]), fmt(B_median["ctpd.mn.critical_bytes"] / ikb))
+	target("MN bytes per handover vs IKEv2 PSK (fraction; CTAR, CTAA, CTN, CTNA)", (have("ctpd.mn.bytes") && ikb != "") ? B_median["ctpd.mn.bytes"] / ikb : "", "of IKEv2", 0.1, "lower", w)
+	if (have("ctpd.mn.critical_bytes") && ikb != "")
+		target("MN bytes on the critical path vs IKEv2 PSK (CTAR, CTAA)", B_median["ctpd.mn.critical_bytes"] / ikb, "of IKEv2", 0.1, "lower", "")
+	target("MN round trips per handover", have("ctpd.mn.round_trips") ? B_median["ctpd.mn.round_trips"] : "", "round trips", 1, "lower", "")
+	print "" > md
+}
+
+# Where the time of one handover goes: the steps of each reactive scenario.
+function steps_table(    i, n, sc, any) {
+	for (i = 1; i <= nb; i++) if (order[i] ~ /\.step[0-9]+$/ && have(order[i])) any = 1
+	if (!any) return
+	print "### Where a handover's time goes (reactive, from the daemons' captures)" > md
+	print "" > md
+	print "Each step runs from the arrival of one message at its node to the arrival of the next at the next node: that node's work plus one hop (TLS, usrsctp over UDP on loopback, the wake-up). Share: of the mean in-daemon time, CTAR at NR to CTAA." > md
+	print "" > md
+	print "| scenario | step | median µs | p90 | p99 | share |" > md
+	print "|---|---|---|---|---|---|" > md
+	for (i = 1; i <= nb; i++) {
+		n = order[i]
+		if (n !~ /\.step[0-9]+$/ || !have(n)) continue
+		sc = n
+		sub(/^ctpd\.handover\./, "", sc)
+		sub(/\.step[0-9]+$/, "", sc)
+		printf "| %s | %s | %s | %s | %s | %s%% |\n", sc, mdesc(B_step[n]), fmt(B_median[n]), fmt(B_p90[n]), \
+			fmt(B_p99[n]), B_share[n] > md
+	}
+	print "" > md
+}
+
 FILENAME ~ /machine\.json$/ {
 	if (json_parse($0))
 		for (i = 1; i <= J_keys; i++) { k = J_order[i]; M[k] = J[k]; mkeys[++nm] = k }
@@ -117,6 +205,9 @@ FILENAME ~ /\.jsonl$/ {
 	B_notes[n] = J["notes"]
 	B_cmd[n] = J["command"]
 	B_quiet[n] = ("quiet" in J) ? J["quiet"] : ""
+	B_p99[n] = ("p99" in J) ? J["p99"] : ""
+	B_share[n] = ("share_pct" in J) ? J["share_pct"] : ""
+	B_step[n] = ("step" in J) ? J["step"] : ""
 	B_file[n] = FILENAME
 	next
 }
@@ -207,22 +298,24 @@ END {
 	print "" > md
 	print "Names: each cell is the benchmark of that name in section 2 (`ctpd.handover.latency`, `ike.psk.establish.latency`, ...)." > md
 	print "" > md
+	targets()
+	steps_table()
 
 	# ---- every benchmark
 	print "## 2. Every benchmark" > md
 	print "" > md
 	print "Samples are per establishment, per exchange or per window, pooled over the runs; p10/p90 interpolate between ranks. \"quiet\" is no when a gate gave up or other load exceeded the threshold during the measurement." > md
 	print "" > md
-	print "| name | unit | median | p10 | p90 | min | max | n | quiet |" > md
-	print "|---|---|---|---|---|---|---|---|---|" > md
+	print "| name | unit | median | p10 | p90 | p99 | min | max | n | quiet |" > md
+	print "|---|---|---|---|---|---|---|---|---|---|" > md
 	for (i = 1; i <= nb; i++) {
 		n = order[i]
 		if (B_status[n] == "ok")
-			printf "| `%s` | %s | **%s** | %s | %s | %s | %s | %s | %s |\n", n, B_unit[n], fmt(B_median[n]), \
-				fmt(B_p10[n]), fmt(B_p90[n]), fmt(B_min[n]), fmt(B_max[n]), B_n[n], \
+			printf "| `%s` | %s | **%s** | %s | %s | %s | %s | %s | %s | %s |\n", n, B_unit[n], fmt(B_median[n]), \
+				fmt(B_p10[n]), fmt(B_p90[n]), fmt(B_p99[n]), fmt(B_min[n]), fmt(B_max[n]), B_n[n], \
 				(B_quiet[n] == "true" ? "yes" : (B_quiet[n] == "false" ? "**no**" : "–")) > md
 		else
-			printf "| `%s` | %s | %s | | | | | 0 | |\n", n, B_unit[n], mdesc(cell(n, 1)) > md
+			printf "| `%s` | %s | %s | | | | | | 0 | |\n", n, B_unit[n], mdesc(cell(n, 1)) > md
 	}
 	print "" > md
 	print "What each figure is:" > md
@@ -341,6 +434,7 @@ END {
 	for (g in prep) printf "%s%s:%s", (c++ ? "," : ""), json_str(g), json_str(prep[g]) > js
 	printf "},\"gates\":{\"total\":%d,\"gave_up\":%d,\"rule\":%s}", gates, gaveup, json_str(M["quiet_gate"]) > js
 	printf ",\"ratios\":[%s]", rj > js
+	printf ",\"targets\":[%s]", tj > js
 	printf ",\"projection\":{\"radio_rtt_ms\":%s,\"backhaul_rtt_ms\":%s,\"rows\":[%s]}", jn(radio), jn(backhaul), pj > js
 	printf ",\"benchmarks\":[" > js
 	for (i = 1; i <= nb; i++) printf "%s%s", (i > 1 ? ",\n" : "\n"), raw[order[i]] > js

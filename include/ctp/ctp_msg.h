@@ -93,7 +93,10 @@ ctp_msg_xflag(const struct ctp_msg *m)
 	return (m->flags & CTP_HDR_X) != 0;
 }
 
-/* Start a message of the given type and family: zeroes *m. */
+/* Start a message of the given type and family: zeroes every field of *m
+ * but the entries of cdb[] and status[], which are valid only up to ncdb and
+ * nstatus (both 0 now) and are written whole by ctp_msg_add_cdb,
+ * ctp_msg_add_status or the caller. */
 void ctp_msg_init(struct ctp_msg *m, unsigned type, unsigned family);
 
 /*

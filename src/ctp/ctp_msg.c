@@ -9,14 +9,22 @@
  * fields read, each through the bounded cursor.  Every failure names the
  * offset of the first octet that is wrong.
  */
+#include <stddef.h>
 #include <string.h>
 
 #include "ctp/ctp_msg.h"
 
+/*
+ * Only the fields before the CDB array are zeroed, as ctp_msg_decode does:
+ * cdb[] and status[] (13 KiB together) are valid up to ncdb and nstatus, and
+ * each entry is written whole when it is added.  Zeroing all of it cost more
+ * than the rest of building the message.
+ */
 void
 ctp_msg_init(struct ctp_msg *m, unsigned type, unsigned family)
 {
-	memset(m, 0, sizeof *m);
+	memset(m, 0, offsetof(struct ctp_msg, cdb));
+	m->nstatus = 0;
 	m->version = CTP_VERSION;
 	m->type = (uint8_t)type;
 	m->flags = family == 4 ? CTP_HDR_V : 0;

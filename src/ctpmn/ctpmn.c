@@ -101,6 +101,8 @@ static const char usage[] =
 "  --udp PORT       the unprivileged UDP encoding: to the ARs' UDP PORT from\n"
 "                   an ephemeral port.  Default: raw ICMP type 41 (IPv4) or\n"
 "                   ICMPv6 type 150, hop limit 255 (root or CAP_NET_RAW)\n"
+"  --par-udp PORT   with --udp: pAR's UDP port when it is not nAR's (two ARs\n"
+"                   on one host, each with its own port)\n"
 "  --src ADDR       send from ADDR and accept packets to it only\n"
 "  --ifname DEV     bind the socket to the device DEV\n"
 "  --wait-ms N      predictive: from pAR's CTAA to the CTAR to nAR (0)\n"
@@ -310,7 +312,7 @@ struct ctpmn_args {
 enum {
 	OPT_KEY = 256, OPT_PREV, OPT_NAR, OPT_PAR, OPT_PREDICTIVE, OPT_SEQ, OPT_FPT, OPT_NO_ACK,
 	OPT_UDP, OPT_SRC, OPT_IFNAME, OPT_WAIT, OPT_RETRY, OPT_TIMEOUT, OPT_CTN, OPT_PLUGINS, OPT_SA,
-	OPT_JSON, OPT_COUNT, OPT_PREV_BASE, OPT_MASTER, OPT_RATE,
+	OPT_JSON, OPT_COUNT, OPT_PREV_BASE, OPT_MASTER, OPT_RATE, OPT_PAR_UDP,
 };
 
 /* Which command takes which option: H handover, M many, K keys. */
@@ -331,6 +333,7 @@ static const struct {
 	{ { "fpt", required_argument, NULL, OPT_FPT }, "HM" },
 	{ { "no-ack", no_argument, NULL, OPT_NO_ACK }, "HM" },
 	{ { "udp", required_argument, NULL, OPT_UDP }, "HM" },
+	{ { "par-udp", required_argument, NULL, OPT_PAR_UDP }, "HM" },
 	{ { "src", required_argument, NULL, OPT_SRC }, "HM" },
 	{ { "ifname", required_argument, NULL, OPT_IFNAME }, "HM" },
 	{ { "wait-ms", required_argument, NULL, OPT_WAIT }, "HM" },
@@ -431,6 +434,14 @@ ctpmn_parse(enum ctpmn_cmd cmd, int argc, char **argv, struct ctpmn_args *a)
 			}
 			o->udp_port = (uint16_t)v;
 			break;
+		case OPT_PAR_UDP:
+			if (ctpmn_parse_u64(optarg, UINT16_MAX, &v) < 0 || v == 0) {
+				fprintf(stderr, "ctpmn %s: --par-udp: \"%s\" is not a port\n", name,
+				    optarg);
+				return -1;
+			}
+			o->par_udp_port = (uint16_t)v;
+			break;
 		case OPT_COUNT:
 			if (ctpmn_parse_u64(optarg, CTPMN_MAX_COUNT, &a->count) < 0 || a->count == 0) {
 				fprintf(stderr, "ctpmn %s: --count: 1 to %d\n", name, CTPMN_MAX_COUNT);
@@ -517,6 +528,10 @@ ctpmn_parse(enum ctpmn_cmd cmd, int argc, char **argv, struct ctpmn_args *a)
 			    name);
 			return -1;
 		}
+	}
+	if (o->par_udp_port && !o->udp_port) {
+		fprintf(stderr, "ctpmn %s: --par-udp goes with --udp\n", name);
+		return -1;
 	}
 	if (o->timeout_ms == 0 || o->retry_ms == 0) {
 		fprintf(stderr, "ctpmn %s: --timeout-ms and --retry-ms must be at least 1\n", name);

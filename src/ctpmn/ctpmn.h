@@ -28,6 +28,7 @@ struct ctpmn_opts {
 	int                     json;
 	int                     verbose;
 	uint16_t                udp_port;    /* the ARs' UDP port; 0 = ICMP */
+	uint16_t                par_udp_port; /* pAR's, when not udp_port; 0 = the same */
 	struct sockaddr_storage src;         /* --src, or AF_UNSPEC */
 	const char             *ifname;
 	const char             *plugins;     /* --plugins DIR, or NULL */

@@ -978,7 +978,8 @@ ctpmn_run(const struct ctpmn_opts *o, struct ctpmn_node *nodes, size_t n)
 		goto out;
 	}
 
-	ctpmn_run_sockaddr(&o->par, o->udp_port, &r->to[LEG_PAR]);
+	ctpmn_run_sockaddr(&o->par, o->par_udp_port ? o->par_udp_port : o->udp_port,
+	    &r->to[LEG_PAR]);
 	ctpmn_run_sockaddr(&o->nar, o->udp_port, &r->to[LEG_NAR]);
 	uv_update_time(&r->loop);
 	r->t0_ns = uv_hrtime();

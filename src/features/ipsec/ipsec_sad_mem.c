@@ -100,8 +100,19 @@
  * first (PROFILE 5.1: the source stops before the snapshot).
  *
  * Threading and memory: the loop thread only.  Each SA is one allocation
- * (wiped and freed on remove and close); the SAD's receive, plaintext and
- * send buffers are part of its one allocation, which the last uv close
+ * (wiped and freed on remove and close) holding its links, counters, the
+ * few fields every look-up reads, and the SA itself encoded as one CDB
+ * (about 100 to 200 octets, where the decoded struct ipsec_sa takes 2.7
+ * KiB): a gateway holds 10^6 SAs in about 0.45 GB.  The SA is decoded when a
+ * snapshot, describe() or the state file needs all of it.  An ESP engine
+ * (OpenSSL contexts, the replay window: 1 to 2 KiB more) is made at install
+ * and kept only with a datapath (or for an SA restored with its sequence
+ * space used up); without one (datapath "none") nothing can move its
+ * counters, so the install checks that an engine can be made, stores the SA
+ * as that engine exports it (SEQ_OUT, REPLAY) and frees it: snapshot,
+ * describe and the state file read the stored SA, as the engine would give
+ * it.  The SAD's receive, plaintext and send buffers are part of its one
+ * allocation (not the SAs': one struct ipsec_sad), which the last uv close
  * callback frees: after close(), run the loop once for the memory to go.
  * Keys are wiped at close() itself.  Bounded: at most config "max-sas"
  * SAs (default 65536), one packet buffer each way, at most 64 datagrams per
@@ -170,6 +181,19 @@ enum mem_datapath { MEM_DP_NONE = 0, MEM_DP_RAW, MEM_DP_UDP };
 static const char *const mem_dp_names[] = { "none", "raw", "udp" };
 static const char *const mem_state_names[] = { "active", "frozen", "quarantined" };
 
+/* The few fields of an SA that the tables, list() and the datapath read on
+ * every look-up or packet; the rest stays encoded in mem_sa.cdb. */
+struct mem_sa_hot {
+	uint32_t        spi;
+	uint8_t         protocol, direction, flags;
+	bool            has_lifetime;
+	bool            has_encap;
+	uint16_t        encap_dport;
+	int8_t          sel_kind;    /* ipsec_sad_mem_sel_key(): 1, 0 or -1 */
+	struct ctp_addr local, peer;
+	struct ctp_addr sel_key;     /* when sel_kind is 1 */
+};
+
 struct mem_sa {
 	struct mem_sa          *next_spi;    /* chain of by_spi */
 	struct mem_sa          *next_local;  /* chain of by_local */
@@ -181,10 +205,12 @@ struct mem_sa {
 	 * must not walk them */
 	struct mem_sa         **pprev_local, **pprev_peer, **pprev_sel;
 	struct mem_sa          *prev, *next; /* install order */
-	struct ipsec_sa         sa;          /* as installed, keys included */
+	struct mem_sa_hot       sa;          /* what the tables and the datapath read */
 	struct ipsec_sa_ref     ref;
 	enum ipsec_sa_state     state;
-	struct ipsec_esp       *esp;
+	struct ipsec_esp       *esp;         /* a datapath's engine; NULL without one */
+	uint16_t                cdb_len;
+	uint64_t                next0;       /* out, no engine: SEQ_OUT as installed */
 	uint64_t                order;       /* install sequence */
 	uint64_t                mark;        /* list() de-duplication */
 	uint64_t                add_ms;      /* wall clock, ms since the epoch */
@@ -194,6 +220,8 @@ struct mem_sa {
 	uint64_t                blocked;     /* not sent (frozen, quarantined) or dropped */
 	uint64_t                expired;     /* refused by a hard lifetime */
 	uint64_t                send_errors;
+	uint8_t                 cdb[];       /* the SA as installed, keys included:
+	                                      * one CDB of FPT 0xFF01 (ipsec_sa_encode) */
 };
 
 struct mem_sock {
@@ -316,6 +344,35 @@ static int
 ipsec_sad_mem_is_out(const struct mem_sa *m)
 {
 	return m->sa.direction == CTP_DIRECTION_OUT;
+}
+
+/* The whole SA as installed, decoded from m->cdb into *out (clear it with
+ * ipsec_sa_clear after use: it holds the keys).  0 or CTP_E_*. */
+static int
+ipsec_sad_mem_sa_get(const struct mem_sa *m, struct ipsec_sa *out)
+{
+	struct ctp_cur c;
+	struct ctp_cdb cdb;
+	int rc;
+
+	ctp_cur_init(&c, m->cdb, m->cdb_len, 0);
+	if ((rc = ctp_cdb_next(&c, 0, &cdb, NULL)) != 1)
+		return rc < 0 ? rc : CTP_E_CDB;
+	return ipsec_sa_decode(&cdb, out, NULL);
+}
+
+/* Outbound: the number the next packet would carry, and whether the space
+ * is used up; without an engine, as the SA was installed (nothing sends). */
+static uint64_t
+ipsec_sad_mem_next_seq(const struct mem_sa *m)
+{
+	return m->esp ? ipsec_esp_next_seq(m->esp) : m->next0;
+}
+
+static int
+ipsec_sad_mem_exhausted(const struct mem_sa *m)
+{
+	return m->esp ? ipsec_esp_exhausted(m->esp) : 0;
 }
 
 void
@@ -444,8 +501,6 @@ static void
 ipsec_sad_mem_index(struct ipsec_sad *s, struct mem_sa *m)
 {
 	size_t b = ipsec_sad_mem_hash_spi(s, m->sa.spi);
-	struct ctp_addr key;
-	int k;
 
 	m->next_spi = s->by_spi[b];
 	s->by_spi[b] = m;
@@ -453,10 +508,10 @@ ipsec_sad_mem_index(struct ipsec_sad *s, struct mem_sa *m)
 	MEM_CHAIN_PUSH(&s->by_local[b], m, next_local, pprev_local);
 	b = ipsec_sad_mem_hash_addr(s, &m->sa.peer);
 	MEM_CHAIN_PUSH(&s->by_peer[b], m, next_peer, pprev_peer);
-	if ((k = ipsec_sad_mem_sel_key(&m->sa, &key)) > 0)
-		MEM_CHAIN_PUSH(&s->by_sel[ipsec_sad_mem_hash_addr(s, &key)], m, next_sel,
+	if (m->sa.sel_kind > 0)
+		MEM_CHAIN_PUSH(&s->by_sel[ipsec_sad_mem_hash_addr(s, &m->sa.sel_key)], m, next_sel,
 		    pprev_sel);
-	else if (k < 0)
+	else if (m->sa.sel_kind < 0)
 		MEM_CHAIN_PUSH(&s->sel_wide, m, next_sel, pprev_sel);
 }
 
@@ -769,7 +824,7 @@ ipsec_sad_mem_write_file(const char *path, const uint8_t *buf, size_t len)
 static int
 ipsec_sad_mem_record(const struct ipsec_sad *s, const struct mem_sa *m, struct ctp_wbuf *w)
 {
-	struct ipsec_sa rec = m->sa;
+	struct ipsec_sa rec;
 	struct ipsec_esp_stats st;
 	struct ctp_wbuf h;
 	uint8_t *hdr, flags = 0;
@@ -777,23 +832,32 @@ ipsec_sad_mem_record(const struct ipsec_sad *s, const struct mem_sa *m, struct c
 	int rc;
 
 	(void)s;
-	ipsec_esp_export(m->esp, &rec);
-	ipsec_esp_stats(m->esp, &st);
+	if ((rc = ipsec_sad_mem_sa_get(m, &rec)) < 0) {
+		ipsec_sa_clear(&rec);
+		return rc;
+	}
+	memset(&st, 0, sizeof st);
+	if (m->esp) {
+		ipsec_esp_export(m->esp, &rec);
+		ipsec_esp_stats(m->esp, &st);
+	}
 	rec.has_usage = false;   /* kept in the record: USAGE would make
 	                          * ipsec_sa_verify() refuse an expired SA */
 	rec.has_snapshot_age = false;
 	if (ipsec_sad_mem_is_out(m)) {
 		uint64_t lim = ipsec_sad_mem_seq_limit(m);
 
-		if (ipsec_esp_exhausted(m->esp))
+		if (ipsec_sad_mem_exhausted(m))
 			flags |= MEM_REC_EXHAUSTED;
 		/* the CDB only needs a valid number; the record's says where
 		 * to restart */
 		rec.seq_out.next = m->reserved > lim ? lim : m->reserved;
 		rec.seq_out.margin = 0;
 	}
-	if ((hdr = ctp_wbuf_reserve(w, MEM_REC_HDR)) == NULL)
+	if ((hdr = ctp_wbuf_reserve(w, MEM_REC_HDR)) == NULL) {
+		ipsec_sa_clear(&rec);
 		return CTP_E_NOSPACE;
+	}
 	at = w->len;
 	rc = ipsec_sa_encode(&rec, w);
 	ipsec_sa_clear(&rec);
@@ -890,7 +954,7 @@ ipsec_sad_mem_sa_free(struct mem_sa *m)
 	if (!m)
 		return;
 	ipsec_esp_free(m->esp);
-	ctp_secret_release(m, sizeof *m);   /* wiped: the SA's keys */
+	ctp_secret_release(m, sizeof *m + m->cdb_len);   /* wiped: the SA's keys */
 }
 
 static int
@@ -898,8 +962,12 @@ ipsec_sad_mem_add(struct ipsec_sad *s, const struct ipsec_sa *sa, const struct m
     struct ctp_err *err)
 {
 	struct ipsec_sa_ref ref;
+	struct ipsec_sa *tmp;
+	struct ipsec_esp *e = NULL;
 	struct mem_sa *m;
-	int rc, restored_out, retired;
+	struct ctp_wbuf w;
+	uint8_t cdb[MEM_CDB_MAX];
+	int rc, restored_out, retired, keep;
 
 	ipsec_sa_ref_of(sa, &ref);
 	if (ipsec_sad_mem_find(s, &ref))
@@ -911,36 +979,80 @@ ipsec_sad_mem_add(struct ipsec_sad *s, const struct ipsec_sa *sa, const struct m
 		    "the SAD holds %zu SAs, its limit (\"max-sas\")", s->count);
 	if (s->count >= s->nbuckets && (rc = ipsec_sad_mem_tables(s, s->nbuckets * 2)) < 0)
 		return ctp_err_set(err, rc, 0, CTP_ST_NO_RESOURCES, "out of memory");
-	/* it holds the keys: in the locked arena while it has room (ctp_secret.h) */
-	if ((m = ctp_secret_alloc(sizeof *m)) == NULL)
+	if ((tmp = malloc(sizeof *tmp)) == NULL)
 		return ctp_err_set(err, CTP_E_NOMEM, 0, CTP_ST_NO_RESOURCES, "out of memory");
-	m->sa = *sa;
-	memset(&m->sa.where, 0, sizeof m->sa.where);
+	ctp_wbuf_init(&w, cdb, sizeof cdb);
+	*tmp = *sa;
+	memset(&tmp->where, 0, sizeof tmp->where);
 	/* the counts stay here (base_*): an engine made with USAGE and
 	 * LIFETIME would refuse an SA that expired while it was stored */
-	m->sa.has_usage = false;
-	m->sa.has_snapshot_age = false;
-	m->ref = ref;
-	restored_out = r->from_file && ipsec_sad_mem_is_out(m);
-	retired = restored_out && (r->exhausted || r->reserved > ipsec_sad_mem_seq_limit(m));
+	tmp->has_usage = false;
+	tmp->has_snapshot_age = false;
+	restored_out = r->from_file && sa->direction == CTP_DIRECTION_OUT;
+	retired = restored_out && (r->exhausted || r->reserved > ((sa->flags &
+	    (IPSEC_SA_F_ESN | IPSEC_SA_F_SEQ_OVERFLOW)) ? UINT64_MAX : MEM_SEQ32_MAX));
 	if (restored_out && !retired)
-		m->sa.seq_out.next = r->reserved;
-	if ((rc = ipsec_esp_new(&m->sa, &m->esp, err)) < 0) {
-		ipsec_sad_mem_sa_free(m);
-		return rc;
-	}
+		tmp->seq_out.next = r->reserved;
+	/* the engine checks the SA (ipsec_sa_verify, the algorithms here) */
+	if ((rc = ipsec_esp_new(tmp, &e, err)) < 0)
+		goto out;
 	if (retired)
-		ipsec_esp_retire(m->esp);
+		ipsec_esp_retire(e);
+	/* only a datapath moves an engine; without one the SA is stored as the
+	 * engine gives it and the engine goes (an SA whose space is used up
+	 * keeps its engine: no SEQ_OUT can say so) */
+	keep = s->dp != MEM_DP_NONE || retired;
+	if (!keep) {
+		ipsec_esp_export(e, tmp);
+		tmp->has_usage = false;
+	}
+	if ((rc = ipsec_sa_encode(tmp, &w)) < 0) {
+		rc = ctp_err_set(err, rc, 0, CTP_ST_NO_RESOURCES,
+		    "SA 0x%08x: cannot be stored (%s)", sa->spi, ctp_strerror(rc));
+		goto out;
+	}
+	/* it holds the keys: in the locked arena while it has room (ctp_secret.h) */
+	if ((m = ctp_secret_alloc(sizeof *m + w.len)) == NULL) {
+		rc = ctp_err_set(err, CTP_E_NOMEM, 0, CTP_ST_NO_RESOURCES, "out of memory");
+		goto out;
+	}
+	memcpy(m->cdb, cdb, w.len);
+	m->cdb_len = (uint16_t)w.len;
+	m->sa.spi = sa->spi;
+	m->sa.protocol = sa->protocol;
+	m->sa.direction = sa->direction;
+	m->sa.flags = sa->flags;
+	m->sa.has_lifetime = sa->has_lifetime;
+	m->sa.has_encap = sa->has_encap;
+	m->sa.encap_dport = sa->encap.dport;
+	m->sa.local = sa->local;
+	m->sa.peer = sa->peer;
+	m->ref = ref;
 	m->state = r->state;
 	m->add_ms = r->add_ms;
 	m->use_ms = r->use_ms;
 	m->base_bytes = r->bytes;
 	m->base_packets = r->packets;
 	m->order = ++s->order;
+	m->next0 = ipsec_esp_next_seq(e);
 	if (ipsec_sad_mem_is_out(m))
-		m->reserved = ipsec_sad_mem_reservation(s, m, ipsec_esp_next_seq(m->esp));
+		m->reserved = ipsec_sad_mem_reservation(s, m, m->next0);
+	if (keep) {
+		m->esp = e;
+		e = NULL;
+	}
+	m->sa.sel_kind = (int8_t)ipsec_sad_mem_sel_key(tmp, &m->sa.sel_key);
 	ipsec_sad_mem_link(s, m);
-	return 0;
+	rc = 0;
+out:
+	ipsec_esp_free(e);
+	ctp_wipe(cdb, w.len);
+	/* the keys are the copy's only secrets (wiping the whole 2.7 KiB
+	 * struct for them was about a tenth of the install's instructions) */
+	ctp_wipe(tmp->encr.key, sizeof tmp->encr.key);
+	ctp_wipe(tmp->integ.key, sizeof tmp->integ.key);
+	free(tmp);
+	return rc;
 }
 
 static int
@@ -1042,20 +1154,30 @@ ipsec_sad_mem_load(struct ipsec_sad *s, struct ctp_err *err)
 static int
 ipsec_sad_mem_expired(const struct mem_sa *m, uint64_t now)
 {
-	const struct ipsec_sa *sa = &m->sa;
+	struct ipsec_sa full, *sa = &full;
 	struct ipsec_esp_stats st;
+	int rc;
 
-	if (!sa->has_lifetime)
+	if (!m->sa.has_lifetime)
 		return 0;
-	ipsec_esp_stats(m->esp, &st);
+	/* the limits stay encoded (only SAs with a LIFETIME pay the decode) */
+	if (ipsec_sad_mem_sa_get(m, sa) < 0) {
+		ipsec_sa_clear(sa);
+		return 1;
+	}
+	memset(&st, 0, sizeof st);
+	if (m->esp)
+		ipsec_esp_stats(m->esp, &st);
 	/* RFC 4301 4.4.2.1: a hard limit ends the SA */
-	return (sa->lifetime.hard_bytes && m->base_bytes + st.bytes >= sa->lifetime.hard_bytes) ||
+	rc = (sa->lifetime.hard_bytes && m->base_bytes + st.bytes >= sa->lifetime.hard_bytes) ||
 	    (sa->lifetime.hard_packets &&
 	    m->base_packets + st.packets >= sa->lifetime.hard_packets) ||
 	    (sa->lifetime.hard_add_s &&
 	    ipsec_sad_mem_since(now, m->add_ms) >= (uint64_t)sa->lifetime.hard_add_s * 1000) ||
 	    (sa->lifetime.hard_use_s && m->use_ms &&
 	    ipsec_sad_mem_since(now, m->use_ms) >= (uint64_t)sa->lifetime.hard_use_s * 1000);
+	ipsec_sa_clear(sa);
+	return rc;
 }
 
 /* The outbound SA that answers the MN of inbound SA m: same peer, the most
@@ -1615,7 +1737,7 @@ ipsec_sad_mem_open(const struct ctp_val *config, const struct ipsec_sad_env *env
 }
 
 static int
-ipsec_sad_mem_covers(const struct ipsec_sa *sa, const struct ctp_addr *mn)
+ipsec_sad_mem_covers_sa(const struct ipsec_sa *sa, const struct ctp_addr *mn)
 {
 	for (size_t i = 0; i < sa->nsel; i++) {
 		const struct ipsec_selector *sel = &sa->sel[i];
@@ -1625,6 +1747,23 @@ ipsec_sad_mem_covers(const struct ipsec_sa *sa, const struct ctp_addr *mn)
 			return 1;
 	}
 	return 0;
+}
+
+/* Whether m's selectors cover mn: its one address (sel_kind 1), or, for the
+ * few SAs whose selectors name subnets, the decoded selectors. */
+static int
+ipsec_sad_mem_covers(const struct mem_sa *m, const struct ctp_addr *mn)
+{
+	struct ipsec_sa sa;
+	int hit;
+
+	if (m->sa.sel_kind == 0)
+		return 0;
+	if (m->sa.sel_kind > 0)
+		return ctp_addr_eq(&m->sa.sel_key, mn);
+	hit = ipsec_sad_mem_sa_get(m, &sa) == 0 && ipsec_sad_mem_covers_sa(&sa, mn);
+	ipsec_sa_clear(&sa);
+	return hit;
 }
 
 static int
@@ -1652,7 +1791,7 @@ ipsec_sad_mem_list(struct ipsec_sad *s, const struct ctp_addr *mn, struct ipsec_
 		for (; m; m = pass == 0 ? m->next_peer : pass == 1 ? m->next_local : m->next_sel) {
 			int hit = pass == 0 ? ctp_addr_eq(&m->sa.peer, mn) :
 			    pass == 1 ? ctp_addr_eq(&m->sa.local, mn) :
-			    ipsec_sad_mem_covers(&m->sa, mn);
+			    ipsec_sad_mem_covers(m, mn);
 
 			if (!hit || m->mark == mark || m->state == IPSEC_SA_QUARANTINED)
 				continue;
@@ -1695,10 +1834,10 @@ ipsec_sad_mem_freeze(struct ipsec_sad *s, const struct ipsec_sa_ref *ref, uint64
 		 * the engine's next (after a restart: below the reservation) */
 		if (!ipsec_sad_mem_is_out(m))
 			*highest_sent = 0;
-		else if (ipsec_esp_next_seq(m->esp) == 0)
+		else if (ipsec_sad_mem_next_seq(m) == 0)
 			*highest_sent = UINT64_MAX;   /* retired at the end of 2^64 */
 		else
-			*highest_sent = ipsec_esp_next_seq(m->esp) - 1;
+			*highest_sent = ipsec_sad_mem_next_seq(m) - 1;
 	}
 	ipsec_sad_mem_set_state(s, m, IPSEC_SA_FROZEN, "freeze");
 	return ipsec_sad_mem_persist(s);
@@ -1709,14 +1848,18 @@ ipsec_sad_mem_snapshot(struct ipsec_sad *s, const struct ipsec_sa_ref *ref, stru
 {
 	struct mem_sa *m = ipsec_sad_mem_find(s, ref);
 	uint64_t now = ipsec_sad_mem_now_ms();
+	int rc;
 
 	if (!m)
 		return CTP_E_NOTFOUND;
 	/* PROFILE 5.1: the source stops before the snapshot */
 	if (ipsec_sad_mem_is_out(m) && m->state == IPSEC_SA_ACTIVE)
 		return CTP_E_STATE;
-	*out = m->sa;
-	ipsec_esp_export(m->esp, out);   /* SEQ_OUT or REPLAY, bytes, packets */
+	if ((rc = ipsec_sad_mem_sa_get(m, out)) < 0)
+		return rc;
+	out->usage.bytes = out->usage.packets = 0;
+	if (m->esp)
+		ipsec_esp_export(m->esp, out);   /* SEQ_OUT or REPLAY, bytes, packets */
 	out->usage.bytes += m->base_bytes;
 	out->usage.packets += m->base_packets;
 	out->has_usage = true;
@@ -1869,13 +2012,19 @@ static int
 ipsec_sad_mem_describe_one(const struct ipsec_sad *s, const struct mem_sa *m, uint64_t now,
     struct ctp_val *o)
 {
-	const struct ipsec_sa *sa = &m->sa;
+	struct ipsec_sa full, *sa = &full;
 	struct ipsec_esp_stats st;
 	char a[CTP_ADDRSTRLEN];
 	int rc = 0;
 
 	(void)s;
-	ipsec_esp_stats(m->esp, &st);
+	if ((rc = ipsec_sad_mem_sa_get(m, sa)) < 0) {
+		ipsec_sa_clear(sa);
+		return rc;
+	}
+	memset(&st, 0, sizeof st);
+	if (m->esp)
+		ipsec_esp_stats(m->esp, &st);
 	rc |= ctp_val_set_u64(o, "spi", sa->spi);
 	rc |= ctp_val_set_str(o, "protocol", "esp");
 	rc |= ctp_val_set_str(o, "dst", ctp_addr_fmt(&m->ref.dst, a, sizeof a));
@@ -1897,8 +2046,8 @@ ipsec_sad_mem_describe_one(const struct ipsec_sad *s, const struct mem_sa *m, ui
 	if (ipsec_sad_mem_is_out(m)) {
 		/* outbound numbers only grow: the last sent here is the highest */
 		rc |= ctp_val_set_u64(o, "highest_sent", st.last_seq);
-		rc |= ctp_val_set_u64(o, "next_seq", ipsec_esp_next_seq(m->esp));
-		rc |= ctp_val_obj_set(o, "exhausted", ctp_val_bool(ipsec_esp_exhausted(m->esp)));
+		rc |= ctp_val_set_u64(o, "next_seq", ipsec_sad_mem_next_seq(m));
+		rc |= ctp_val_obj_set(o, "exhausted", ctp_val_bool(ipsec_sad_mem_exhausted(m)));
 		rc |= ctp_val_set_u64(o, "blocked", m->blocked);
 		rc |= ctp_val_set_u64(o, "send_errors", m->send_errors);
 		if (s->state_file)
@@ -1908,7 +2057,10 @@ ipsec_sad_mem_describe_one(const struct ipsec_sad *s, const struct mem_sa *m, ui
 
 		/* the window as a snapshot would carry it */
 		tmp.has_replay = false;
-		ipsec_esp_export(m->esp, &tmp);
+		if (m->esp)
+			ipsec_esp_export(m->esp, &tmp);
+		else
+			tmp.replay = sa->replay;   /* stored as the engine exported it */
 		rc |= ctp_val_set_u64(o, "auth_failures", st.auth_fail);
 		rc |= ctp_val_set_u64(o, "replay_drops", st.replay);
 		rc |= ctp_val_set_u64(o, "malformed", st.malformed);
@@ -1926,8 +2078,10 @@ ipsec_sad_mem_describe_one(const struct ipsec_sad *s, const struct mem_sa *m, ui
 	if (sa->has_lifetime) {
 		struct ctp_val *l = ctp_val_obj();
 
-		if (!l)
+		if (!l) {
+			ipsec_sa_clear(sa);
 			return CTP_E_NOMEM;
+		}
 		rc |= ctp_val_set_u64(l, "soft_bytes", sa->lifetime.soft_bytes);
 		rc |= ctp_val_set_u64(l, "hard_bytes", sa->lifetime.hard_bytes);
 		rc |= ctp_val_set_u64(l, "soft_packets", sa->lifetime.soft_packets);
@@ -1938,6 +2092,7 @@ ipsec_sad_mem_describe_one(const struct ipsec_sad *s, const struct mem_sa *m, ui
 		rc |= ctp_val_set_u64(l, "hard_use_s", sa->lifetime.hard_use_s);
 		rc |= ctp_val_obj_set(o, "lifetime", l);
 	}
+	ipsec_sa_clear(sa);
 	return rc ? CTP_E_NOMEM : 0;
 }
 
@@ -2038,7 +2193,7 @@ ipsec_sad_mem_esp_send(struct ipsec_sad *s, const struct ipsec_sa_ref *ref, unsi
 		return ctp_err_set(err, CTP_E_INVAL, 0, 0, "SA %s: no %s datapath to send on", id,
 		    o->sa.peer.family == CTP_FAMILY_IPV6 ? "IPv6" : "IPv4");
 	tolen = ipsec_sad_mem_sockaddr(&o->sa.peer, s->dp == MEM_DP_RAW ? 0 :
-	    o->sa.has_encap ? o->sa.encap.dport : s->port, &to);
+	    o->sa.has_encap ? o->sa.encap_dport : s->port, &to);
 	while (sent < count) {
 		uint64_t now = ipsec_sad_mem_now_ms();
 		struct ctp_wbuf w;
