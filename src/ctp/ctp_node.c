@@ -18,6 +18,7 @@
 #include "ctp/ctp_node.h"
 #include "ctp/ctp_pcap.h"
 #include "ctp/ctp_secret.h"
+#include "ctp/ctp_xfrm_policy.h"
 
 #define PENDING_MAX      64        /* messages waiting per peer */
 #define BACKOFF_MAX_MS   30000
@@ -569,6 +570,57 @@ peer_attach(struct ctp_peer *p, struct ctp_tr_peer *tp)
 	return 0;
 }
 
+/*
+ * Security ipsec over the kernel's SCTP (PROFILE 2): the operator asserts
+ * that ESP protects the peer; the kernel's SPD must agree, both ways, or
+ * the association goes (ctp_xfrm_policy.h has the rules).  The flow is
+ * what the kernel sees: our bound address (else our address of the
+ * family), the peer's, SCTP or, encapsulated, UDP with the RFC 6951 ports.
+ * 1 when the peer may go on.
+ */
+static int
+peer_esp_covered(struct ctp_peer *p, struct ctp_tr_peer *tp)
+{
+	static const uint8_t zero[16];
+	struct ctp_node *n = p->node;
+	const struct ctp_conf *c = n->conf;
+	struct sockaddr_storage self;
+	struct ctp_xfrm_flow f;
+	struct ctp_xfrm_cover cov;
+	struct ctp_err err = { 0 };
+	char a[64];
+	int rc;
+
+	if (p->conf.sec != CTP_SEC_IPSEC || n->tr_ops != &ctp_tr_kernel)
+		return 1;
+	memset(&f, 0, sizeof f);
+	sa_to_addr(&tp->addr, &f.peer);
+	self = c->bind;
+	sa_to_addr(&self, &f.local);
+	if (f.local.family != f.peer.family || memcmp(f.local.a, zero, sizeof zero) == 0) {
+		self_addr(n, f.peer.family == 4 ? AF_INET : AF_INET6, &self);
+		sa_to_addr(&self, &f.local);
+	}
+	f.proto = c->udp_encaps ? 17 : 132;
+	f.local_port = c->udp_encaps ? c->udp_port : c->sctp_port;
+	f.peer_port = c->udp_encaps ? p->conf.udp_port : sa_port(&tp->addr);
+	if ((rc = ctp_xfrm_policy_check(&f, &cov, &err)) == 1)
+		return 1;
+	p->rejections++;
+	n->stats.refused_auth++;
+	if (rc < 0) {
+		peer_error(p, "security ipsec: cannot check the SPD");
+		log_err("peer %s (%s): refused: security ipsec, and %s", p->conf.name,
+		    sa_fmt(&tp->addr, a, sizeof a), err.what);
+	} else {
+		peer_error(p, "security ipsec: no ESP policy%s%s", cov.out_ok ? "" : " outbound",
+		    cov.in_ok ? "" : " inbound");
+		log_err("peer %s (%s): refused: security ipsec, but no ESP policy covers it: %s",
+		    p->conf.name, sa_fmt(&tp->addr, a, sizeof a), cov.why);
+	}
+	return 0;
+}
+
 static void
 tr_up(struct ctp_tr_peer *tp, void *ud)
 {
@@ -597,6 +649,10 @@ tr_up(struct ctp_tr_peer *tp, void *ud)
 		p->tp->ud = NULL;
 		n->tr_ops->close_peer(p->tp, 1);
 		p->tp = NULL;
+	}
+	if (!peer_esp_covered(p, tp)) {
+		n->tr_ops->close_peer(tp, 1);
+		return;
 	}
 	if (p->reconnect)
 		uv_timer_stop(p->reconnect);

@@ -1,15 +1,34 @@
 #!/bin/sh
-# check-kernel.sh TIMEOUT FILE...: `make check-kernel`.  Boots the kernel VM
-# once with FILE... in its /test and runs runall.sh there.  kvm-run.sh's
-# status 77 means the VM cannot run on this machine: that is a skip, said
-# loudly, and a success unless KVM_REQUIRED=1.
+# check-kernel.sh TIMEOUT [-p PATH]... [-9 DIR] FILE...: `make check-kernel`.
+# Boots the kernel VM once with FILE... in its /test (and each PATH at its
+# own place, DIR shared) and runs runall.sh there.  kvm-run.sh's status 77
+# means the VM cannot run on this machine: that is a skip, said loudly, and
+# a success unless KVM_REQUIRED=1.  Extra environment for the guest's tests
+# goes through KVMRUN_APPEND (see runall.sh).
 timeout=$1; shift
+opts=
+while [ $# -gt 0 ]; do
+  case $1 in
+    -p|-9) opts="$opts $1 $2"; shift 2 ;;
+    *) break ;;
+  esac
+done
 n=$#
 for f in "$@"; do set -- "$@" -f "$f"; done   # FILE... -> -f FILE...
 shift "$n"
 dir=$(dirname "$0")
+case $opts in *" -p /usr/lib/ipsec"*) ;; *)
+  cat >&2 <<MSG
+
+  *  check-kernel: strongSwan (strongswan-charon, strongswan-swanctl) is not
+  *  installed on this machine: ipsec_chain.sh ike will be SKIPPED.
+  *  (make deps installs it)
+
+MSG
+esac
 start=$(date +%s)
-"$dir/kvm-run.sh" -t "$timeout" "$@" "$dir/runall.sh"
+# shellcheck disable=SC2086 # opts are words
+"$dir/kvm-run.sh" -m 1024 -t "$timeout" $opts "$@" "$dir/runall.sh"
 rc=$?
 secs=$(( $(date +%s) - start ))
 if [ "$rc" -eq 77 ]; then
@@ -17,8 +36,10 @@ if [ "$rc" -eq 77 ]; then
 
   ************************************************************************
   *  check-kernel SKIPPED: the kernel VM cannot run on this machine      *
-  *  (see the kvm-run: SKIP line above for why).  The kernel SCTP        *
-  *  transport and its usrsctp interop were NOT tested.                  *
+  *  (see the kvm-run: SKIP line above for why).  NOT tested: the kernel *
+  *  SCTP transport and its usrsctp interop, ctpd on kernel SCTP, the    *
+  *  xfrm SAD backend, the SA handover between gateways' kernels (also   *
+  *  with strongSwan), the ESP policy check of security ipsec.           *
   ************************************************************************
 
 MSG

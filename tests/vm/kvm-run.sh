@@ -2,10 +2,13 @@
 # kvm-run.sh - run a test program as root inside Debian's stock kernel under qemu and
 # exit with the program's exit status. KVM on hardware virtualization, TCG otherwise.
 #
-# usage: kvm-run.sh [-m MB] [-c CPUS] [-t SECS] [-f FILE]... [-9 DIR] [--] PROG [ARGS...]
+# usage: kvm-run.sh [-m MB] [-c CPUS] [-t SECS] [-f FILE]... [-p PATH]... [-9 DIR] [--]
+#        PROG [ARGS...]
 #   PROG   ELF binary (static or dynamic: the libraries ldd lists go along) or a
 #          #!/bin/sh or #!/bin/bash script; runs with cwd /test, where -f files (and
 #          their libraries) land: -f more binaries for a runner script PROG.
+#   -p PATH  a host file or folder put at the same PATH in the guest, each ELF
+#          file with its libraries (a daemon with its plugins: /usr/lib/ipsec).
 #   -9 DIR share host DIR read-write into the guest at the same path (virtio-9p),
 #          e.g. a build tree, so that .gcda coverage files land back on the host.
 # exit status: PROG's; 124 on timeout (-t, default 120 s); 125 when the guest died
@@ -26,12 +29,12 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CACHE=${KVMRUN_CACHE:-$ROOT/build/kvm-cache}
-MEM=512 CPUS=1 TIMEOUT=120 SHARE= FILES=()
-while getopts "m:c:t:f:9:h" o; do
+MEM=512 CPUS=1 TIMEOUT=120 SHARE='' FILES=() PATHS=()
+while getopts "m:c:t:f:p:9:h" o; do
   case $o in
     m) MEM=$OPTARG ;; c) CPUS=$OPTARG ;; t) TIMEOUT=$OPTARG ;;
-    f) FILES+=("$OPTARG") ;; 9) SHARE=$(realpath "$OPTARG") ;;
-    *) sed -n '2,22s/^# \{0,1\}//p' "$0"; exit 2 ;;
+    f) FILES+=("$OPTARG") ;; p) PATHS+=("$OPTARG") ;; 9) SHARE=$(realpath "$OPTARG") ;;
+    *) sed -n '2,25s/^# \{0,1\}//p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -81,13 +84,18 @@ ensure_pkgs qemu-system-x86 busybox-static cpio xz-utils iproute2
 #        unpacked into the cache, never installed on this machine.
 kpkg() { apt-cache depends linux-image-amd64 2>/dev/null |
          awk '/Depends: linux-image-[0-9]/ {print $2; exit}'; }
+cached_kpkg() {   # the newest kernel already unpacked in the cache, or nothing
+  local d k=
+  for d in "$CACHE"/linux-image-*; do
+    [ -f "$d/.ok" ] || continue
+    if [ -z "$k" ] || [ "$d/.ok" -nt "$CACHE/$k/.ok" ]; then k=$(basename "$d"); fi
+  done
+  echo "$k"
+}
 KPKG=${KVMRUN_KERNEL_PKG:-$(kpkg)}
 [ -n "$KPKG" ] || { apt-get update -q >/dev/null 2>&1 || true; KPKG=$(kpkg); }
 if [ -z "$KPKG" ]; then   # offline: the newest kernel already in the cache will do
-  for d in "$CACHE"/linux-image-*; do
-    [ -f "$d/.ok" ] || continue
-    if [ -z "$KPKG" ] || [ "$d/.ok" -nt "$CACHE/$KPKG/.ok" ]; then KPKG=$(basename "$d"); fi
-  done
+  KPKG=$(cached_kpkg)
   [ -n "$KPKG" ] || skip "cannot resolve linux-image-amd64 (no package lists, no cached kernel)"
   log "linux-image-amd64 unresolved: using the cached $KPKG"
 fi
@@ -95,9 +103,18 @@ KDIR=$CACHE/$KPKG
 if [ ! -f "$KDIR/.ok" ]; then
   log "fetching $KPKG"
   mkdir -p "$TMP/dl"     # (apt warns that root downloads it unsandboxed: harmless)
-  (cd "$TMP/dl" && { apt-get download -q "$KPKG" >/dev/null 2>&1 ||
-    { apt-get update -q >/dev/null 2>&1; apt-get download -q "$KPKG" >/dev/null 2>&1; }; }) ||
-    skip "cannot download $KPKG (apt-get download failed: offline or dropped from the archive?)"
+  if ! (cd "$TMP/dl" && { apt-get download -q "$KPKG" >/dev/null 2>&1 ||
+    { apt-get update -q >/dev/null 2>&1; apt-get download -q "$KPKG" >/dev/null 2>&1; }; }); then
+    # a new ABI that cannot be fetched (offline): an older cached kernel will do,
+    # unless this one was asked for by name
+    old=$(cached_kpkg)
+    [ -z "${KVMRUN_KERNEL_PKG:-}" ] && [ -n "$old" ] ||
+      skip "cannot download $KPKG (apt-get download failed: offline or dropped from the archive?)"
+    log "cannot download $KPKG: using the cached $old"
+    KPKG=$old KDIR=$CACHE/$old
+  fi
+fi
+if [ ! -f "$KDIR/.ok" ]; then
   rm -rf "$KDIR.new"; dpkg -x "$TMP"/dl/"$KPKG"_*.deb "$KDIR.new"
   KVER=$(ls "$KDIR.new/lib/modules")
   busybox depmod -b "$KDIR.new" "$KVER"      # the .deb has no modules.dep (postinst)
@@ -199,6 +216,10 @@ NAME=$(basename "$PROG")
 copy_elf "$PROG" "/test/$NAME" "$OV"
 for f in "${FILES[@]}"; do   # files go with their libraries (when ELF), folders as they are
   if [ -d "$f" ]; then cp -rL "$f" "$OV/test/"; else copy_elf "$f" "/test/$(basename "$f")" "$OV"; fi
+done
+for p in "${PATHS[@]}"; do   # at the same place, ELF files with their libraries
+  [ -e "$p" ] || { log "-p $p: no such file"; exit 2; }
+  while read -r f; do copy_elf "$f" "$f" "$OV"; done < <(find "$p" -type f -o -type l)
 done
 sq() { printf "'%s' " "$(printf %s "$1" | sed "s/'/'\\\\''/g")"; }
 { printf 'exec '; sq "./$NAME"; for a in "$@"; do sq "$a"; done; echo; } > "$OV/test/run.sh"

@@ -27,6 +27,15 @@
  *   xfrm_drv encap-sock PORT
  *       Holds a UDP socket with UDP_ENCAP_ESPINUDP on PORT, bypassing the
  *       SPD, until killed: ESP in UDP is received in this namespace.
+ *   xfrm_drv mn-move LOCAL OLD NEW
+ *       What the MN's IPsec stack does with a CTN that names a new gateway
+ *       address (tests/vm/ipsec_chain.sh): in the current namespace, whose
+ *       own address is LOCAL, every SA whose other end is OLD gets NEW,
+ *       keeping its keys, sequence number, replay window and counters
+ *       (the backend's snapshot, remove and install: no IKE), and every
+ *       policy template that names OLD names NEW (XFRM_MSG_UPDPOLICY), so
+ *       that the policies an IKE daemon or the operator made still lead to
+ *       the SA.  Prints one line per SA and policy moved.
  *
  * Exit status 0 when everything held.  Keys are fixed patterns: these are
  * test SAs in namespaces with no way out of the guest.
@@ -313,8 +322,18 @@ drv_bit(const struct ipsec_sa *sa, unsigned i)
 	return sa->replay.bitmap[i / 8] >> (7 - i % 8) & 1;
 }
 
+static int drv_open_here(struct node *n);
+
 static int
 drv_open(struct node *n)
+{
+	drv_enter(n);
+	return drv_open_here(n);
+}
+
+/* The backend in the current namespace, with n's address as its own. */
+static int
+drv_open_here(struct node *n)
 {
 	struct ipsec_sad_env env;
 	struct ctp_val *conf;
@@ -326,7 +345,6 @@ drv_open(struct node *n)
 	env.log_arg = (void *)(uintptr_t)n->name;
 	env.addrs[0] = n->addr;
 	env.naddrs = 1;
-	drv_enter(n);
 	ctp_err_clear(&err);
 	/* as the plugin passes <sad backend="xfrm"/> */
 	conf = ctp_val_obj();
@@ -543,11 +561,16 @@ drv_leg_gcm4(void)
 	drv_sh(&A, "ip xfrm policy list ptype sub | sed 's/^/    /'");
 	CHECK(drv_ping(&A, "192.0.2.2", 1) != 0, "ping got through a frozen SA");
 	drv_enter(&A);
-	CHECK(ipsec_sad_xfrm.freeze(A.sad, &ref, &sent) == 0 && sent == 5,
-	    "frozen again: highest sent %llu, expected 5", (unsigned long long)sent);
+	/* a frozen SA belongs to the transfer that froze it: a second freeze
+	 * (another transfer) is refused, and the first one's block stays */
+	CHECK(ipsec_sad_xfrm.freeze(A.sad, &ref, &sent) == CTP_E_STATE,
+	    "a frozen SA was frozen again (highest sent %llu)", (unsigned long long)sent);
+	CHECK(drv_ping(&A, "192.0.2.2", 1) != 0, "ping got through after a refused freeze");
+	drv_enter(&A);
 	CHECK(ipsec_sad_xfrm.thaw(A.sad, &ref) == 0, "thaw");
 	CHECK(drv_ping(&A, "192.0.2.2", 2) == 0, "ping after thaw");
-	printf("  freeze: highest sent 5, ping refused while frozen, through after thaw\n");
+	printf("  freeze: highest sent 5, ping refused while frozen, a second freeze refused, "
+	    "through after thaw\n");
 
 	drv_transfer(&ab, &A, &B, &next, &highest, &packets);
 	CHECK(next == 8 && highest == 7 && packets == 7, "7 packets before the transfer");
@@ -856,6 +879,124 @@ drv_encap_sock(int argc, char **argv)
 		pause();
 }
 
+/* ---- the MN's side of a gateway move ---------------------------------------------- */
+
+struct drv_pols {
+	struct ipsec_xfrm_policy p[256];
+	size_t                   n;
+};
+
+static int
+drv_pol_cb(const struct ipsec_xfrm_msg *m, void *arg)
+{
+	struct drv_pols *d = arg;
+
+	if (d->n < sizeof d->p / sizeof d->p[0] && ipsec_sad_xfrm_parse_policy(m, &d->p[d->n], NULL) == 0)
+		d->n++;
+	return 0;
+}
+
+static bool
+drv_xaddr_is(const xfrm_address_t *x, uint16_t af, const struct ctp_addr *a)
+{
+	return (af == AF_INET ? 4 : af == AF_INET6 ? 6 : 0) == a->family &&
+	    memcmp(x, a->a, ctp_addr_len(a->family)) == 0;
+}
+
+static int
+drv_mn_move(int argc, char **argv)
+{
+	struct ipsec_sa_ref refs[IPSEC_SAD_MAX_LIST];
+	struct ipsec_xfrm_nl nl;
+	struct drv_pols *pols;
+	struct ctp_addr old, new;
+	struct ipsec_sa sa;
+	struct ctp_wbuf w;
+	struct ctp_err err;
+	uint8_t req[1024];
+	size_t n = 0, moved = 0;
+	int rc;
+
+	if (argc != 3 || ctp_addr_parse(&A.addr, argv[0]) < 0 || ctp_addr_parse(&old, argv[1]) < 0 ||
+	    ctp_addr_parse(&new, argv[2]) < 0)
+		return 2;
+	A.name = "mn";
+	if (drv_open_here(&A) < 0)
+		return 1;
+	if ((rc = ipsec_sad_xfrm.list(A.sad, &old, refs, IPSEC_SAD_MAX_LIST, &n)) < 0) {
+		printf("mn-move: list: %s\n", ctp_errname(rc));
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		char a[CTP_ADDRSTRLEN], b[CTP_ADDRSTRLEN];
+
+		if ((rc = ipsec_sad_xfrm.snapshot(A.sad, &refs[i], &sa)) < 0) {
+			printf("mn-move: snapshot of 0x%x: %s\n", refs[i].spi, ctp_errname(rc));
+			return 1;
+		}
+		if (!ctp_addr_eq(&sa.peer, &old)) {
+			ipsec_sa_clear(&sa);
+			continue;
+		}
+		if ((rc = ipsec_sad_xfrm.remove(A.sad, &refs[i])) < 0) {
+			printf("mn-move: remove 0x%x: %s\n", refs[i].spi, ctp_errname(rc));
+			return 1;
+		}
+		sa.peer = new;
+		ctp_err_clear(&err);
+		if ((rc = ipsec_sad_xfrm.install(A.sad, &sa, &err)) < 0) {
+			printf("mn-move: install 0x%x: %s\n", sa.spi, err.what);
+			return 1;
+		}
+		printf("mn-move: SA 0x%x %s %s <-> %s, next out %llu, highest in %llu, %llu packets "
+		    "so far\n", sa.spi, sa.direction == CTP_DIRECTION_IN ? "in " : "out",
+		    ctp_addr_fmt(&sa.local, a, sizeof a), ctp_addr_fmt(&sa.peer, b, sizeof b),
+		    (unsigned long long)(sa.has_seq_out ? sa.seq_out.next : 0),
+		    (unsigned long long)sa.replay.highest, (unsigned long long)sa.usage.packets);
+		ipsec_sa_clear(&sa);
+		moved++;
+	}
+	/* the policies whose templates still name the old gateway */
+	if ((pols = calloc(1, sizeof *pols)) == NULL || ipsec_sad_xfrm_nl_open(&nl, 2000) < 0)
+		return 1;
+	ctp_wbuf_init(&w, req, sizeof req);
+	ipsec_sad_xfrm_build_dump(&w, XFRM_MSG_GETPOLICY, 0, NULL);
+	if ((rc = ipsec_sad_xfrm_nl_talk(&nl, req, w.len, drv_pol_cb, pols)) < 0) {
+		printf("mn-move: SPD dump: %s\n", ctp_errname(rc));
+		return 1;
+	}
+	for (size_t i = 0; i < pols->n; i++) {
+		struct ipsec_xfrm_policy *p = &pols->p[i];
+		bool hit = false;
+
+		for (size_t k = 0; k < p->ntmpl; k++) {
+			if (drv_xaddr_is(&p->tmpl[k].saddr, p->tmpl[k].family, &old)) {
+				memcpy(&p->tmpl[k].saddr, new.a, ctp_addr_len(new.family));
+				hit = true;
+			}
+			if (drv_xaddr_is(&p->tmpl[k].id.daddr, p->tmpl[k].family, &old)) {
+				memcpy(&p->tmpl[k].id.daddr, new.a, ctp_addr_len(new.family));
+				hit = true;
+			}
+		}
+		if (!hit)
+			continue;
+		ctp_wbuf_init(&w, req, sizeof req);
+		ipsec_sad_xfrm_build_policy(&w, XFRM_MSG_UPDPOLICY, 0, p);
+		if ((rc = ipsec_sad_xfrm_nl_talk(&nl, req, w.len, NULL, NULL)) < 0) {
+			printf("mn-move: policy update: %s %s\n", ctp_errname(rc), nl.kmsg);
+			return 1;
+		}
+		printf("mn-move: policy dir %u priority %u: templates now name %s\n", p->info.dir,
+		    p->info.priority, argv[2]);
+	}
+	ipsec_sad_xfrm_nl_close(&nl);
+	free(pols);
+	ipsec_sad_xfrm.close(A.sad);
+	printf("mn-move: %zu SAs moved from %s to %s\n", moved, argv[1], argv[2]);
+	return moved ? 0 : 1;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -868,7 +1009,9 @@ main(int argc, char **argv)
 		return drv_dump_spd(argc - 2, argv + 2);
 	if (argc >= 2 && strcmp(argv[1], "encap-sock") == 0)
 		return drv_encap_sock(argc - 2, argv + 2);
+	if (argc >= 2 && strcmp(argv[1], "mn-move") == 0)
+		return drv_mn_move(argc - 2, argv + 2);
 	fprintf(stderr, "usage: xfrm_drv test NS_A ADDR_A NS_B ADDR_B | dump-sa PREFIX DST SPI |"
-	    " dump-spd FILE | encap-sock PORT\n");
+	    " dump-spd FILE | encap-sock PORT | mn-move LOCAL OLD NEW\n");
 	return 2;
 }
