@@ -64,6 +64,12 @@ struct ctp_host_ops {
 	 * database's datapath); NULL when the host has none (ctpctl).  Added
 	 * after the members above: check size before using it. */
 	struct uv_loop_s *(*loop)(struct ctp_host *host);
+	/* Nonzero when a line at level would be written (or seen by a log
+	 * hook): a plugin skips formatting lines that would be dropped.  The
+	 * answer may change between calls (the operator sets the level).
+	 * Added after loop: check size before using it; without it, log
+	 * everything and let the host drop it. */
+	int (*log_enabled)(struct ctp_host *host, int level);
 };
 
 /* ---- transfers (the engine's side of the ABI) ------------------------- */

@@ -26,6 +26,10 @@ enum ctp_log_sink { CTP_LOG_STDERR, CTP_LOG_SYSLOG, CTP_LOG_NONE };
 void ctp_log_open(const char *ident, enum ctp_log_sink sink, int level);
 void ctp_log_set_level(int level);
 int ctp_log_level(void);
+/* Nonzero when a line at level would be written or seen by the hook: the
+ * macros below check it first, so their arguments (an address formatted
+ * for the line) are not even computed for a line that would be dropped. */
+int ctp_log_enabled(int level);
 /* Optional hook that sees every line written (tests, the control socket). */
 void ctp_log_set_hook(void (*hook)(int level, const char *line, void *arg), void *arg);
 
@@ -34,16 +38,20 @@ void ctp_logf(int level, const char *func, const char *fmt, ...)
 void ctp_vlogf(int level, const char *func, const char *fmt, va_list ap)
     __attribute__((format(printf, 3, 0)));
 
-#define ctp_log(level, ...) ctp_logf((level), __func__, __VA_ARGS__)
-#define log_err(...)    ctp_logf(CTP_LOG_ERR, __func__, __VA_ARGS__)
-#define log_warn(...)   ctp_logf(CTP_LOG_WARN, __func__, __VA_ARGS__)
-#define log_notice(...) ctp_logf(CTP_LOG_NOTICE, __func__, __VA_ARGS__)
-#define log_info(...)   ctp_logf(CTP_LOG_INFO, __func__, __VA_ARGS__)
-#define log_debug(...)  ctp_logf(CTP_LOG_DEBUG, __func__, __VA_ARGS__)
+/* Expressions of type void; the arguments are evaluated only when the
+ * level is enabled (do not put side effects in them). */
+#define ctp_log_if_(level, ...) \
+	(ctp_log_enabled(level) ? ctp_logf((level), __func__, __VA_ARGS__) : (void)0)
+#define ctp_log(level, ...) ctp_log_if_((level), __VA_ARGS__)
+#define log_err(...)    ctp_log_if_(CTP_LOG_ERR, __VA_ARGS__)
+#define log_warn(...)   ctp_log_if_(CTP_LOG_WARN, __VA_ARGS__)
+#define log_notice(...) ctp_log_if_(CTP_LOG_NOTICE, __VA_ARGS__)
+#define log_info(...)   ctp_log_if_(CTP_LOG_INFO, __VA_ARGS__)
+#define log_debug(...)  ctp_log_if_(CTP_LOG_DEBUG, __VA_ARGS__)
 
 /* "what id: old -> new (event)" at INFO. */
 #define ctp_log_state(what, id, old, new, event) \
-	ctp_logf(CTP_LOG_INFO, __func__, "%s %s: %s -> %s (%s)", (what), (id), (old), (new), (event))
+	ctp_log_if_(CTP_LOG_INFO, "%s %s: %s -> %s (%s)", (what), (id), (old), (new), (event))
 
 /* Start-up failures and broken invariants only, never peer input. */
 void ctp_fatal(const char *func, const char *fmt, ...)

@@ -164,6 +164,8 @@ struct move_batch {
 	unsigned         live, window;
 	uint64_t         committed, failed, skipped;
 	uint64_t         t0, ms;      /* start; duration once finished */
+	uint64_t         noted_ms;    /* the last progress line */
+	uint64_t         noted;       /* MNs ended at that line */
 	uint16_t         fpts[MAX_FPTS];
 	size_t           nfpts;
 	int              done;
@@ -224,13 +226,27 @@ status_ok(uint8_t s)
 	return ctp_xfer_status_outcome(s) == CTP_XFER_COMMIT;
 }
 
+/* The MN's address as text, formatted on first use: a bulk move at the
+ * default level logs no line that needs it on the source (issue 8). */
+static const char *
+xfer_mnstr(const struct xfer *x)
+{
+	struct xfer *w = (struct xfer *)(uintptr_t)x;   /* a cache, not a change */
+
+	if (!w->mnstr[0])
+		ctp_addr_fmt(&w->mn, w->mnstr, sizeof w->mnstr);
+	return w->mnstr;
+}
+
 static void
 xfer_state(struct xfer *x, enum xstate s, const char *event)
 {
-	char who[96];
+	if (ctp_log_enabled(CTP_LOG_INFO)) {
+		char who[96];
 
-	snprintf(who, sizeof who, "mn=%s id=%s", x->mnstr, x->idstr);
-	ctp_log_state("transfer", who, state_names[x->state], state_names[s], event);
+		snprintf(who, sizeof who, "mn=%s id=%s", xfer_mnstr(x), x->idstr);
+		ctp_log_state("transfer", who, state_names[x->state], state_names[s], event);
+	}
 	x->e->held += (s == XS_HELD) - (x->state == XS_HELD);
 	x->state = s;
 	if (x->nsteps < MAX_STEPS) {
@@ -285,8 +301,7 @@ xfer_new(struct ctp_engine *e, const struct ctp_addr *mn, enum xrole role, const
 		return NULL;
 	}
 	x->e = e;
-	x->mn = *mn;
-	ctp_addr_fmt(mn, x->mnstr, sizeof x->mnstr);
+	x->mn = *mn;   /* mnstr stays "" until a line needs it (xfer_mnstr) */
 	x->role = role;
 	x->t0 = now_ms(e);
 	(void)RAND_bytes((unsigned char *)&id, sizeof id);
@@ -300,7 +315,7 @@ xfer_new(struct ctp_engine *e, const struct ctp_addr *mn, enum xrole role, const
 		p->engine = (void *)((uintptr_t)p->engine + 1);
 	e->st.live++;
 	e->st.started++;
-	log_info("transfer mn=%s id=%s: %s with %s", x->mnstr, x->idstr, role_names[role],
+	log_info("transfer mn=%s id=%s: %s with %s", xfer_mnstr(x), x->idstr, role_names[role],
 	    x->peer[0] ? x->peer : "the mobile node");
 	return x;
 }
@@ -639,12 +654,12 @@ send_to_mn(struct xfer *x, size_t len)
 	struct ctp_engine *e = x->e;
 
 	if (!e->mn.send) {
-		log_warn("mn %s: no link to mobile nodes: %s dropped", x->mnstr,
+		log_warn("mn %s: no link to mobile nodes: %s dropped", xfer_mnstr(x),
 		    ctp_msg_name(e->out[0] & 0x1f));
 		return;
 	}
 	if (e->mn.send(e->mn.io, (struct sockaddr *)&x->mn_from, x->carrier, e->out, len) < 0)
-		log_warn("mn %s: %s not sent", x->mnstr, ctp_msg_name(e->out[0] & 0x1f));
+		log_warn("mn %s: %s not sent", xfer_mnstr(x), ctp_msg_name(e->out[0] & 0x1f));
 	else {
 		ctp_node_count_out(e->node, e->out[0]);
 		ctp_node_capture(e->node, NULL, (struct sockaddr *)&x->mn_from,
@@ -670,7 +685,8 @@ send_ctaa(struct xfer *x, const uint16_t *fpt, const uint8_t *status, size_t n)
 	if (encode(e, &len) == 0) {
 		send_to_mn(x, len);
 		seen_ctaa(e, &x->mn, x->seq, e->out, len);
-		log_info("transfer mn=%s id=%s: CTAA to the MN, %zu failures", x->mnstr, x->idstr,
+		log_info("transfer mn=%s id=%s: CTAA to the MN, %zu failures", xfer_mnstr(x),
+		    x->idstr,
 		    e->m->nstatus);
 	}
 }
@@ -776,7 +792,7 @@ hist_add(struct ctp_engine *e, const struct xfer *x)
 
 	memset(h, 0, sizeof *h);
 	memcpy(h->idstr, x->idstr, sizeof h->idstr);
-	memcpy(h->mnstr, x->mnstr, sizeof h->mnstr);
+	memcpy(h->mnstr, xfer_mnstr(x), sizeof h->mnstr);
 	memcpy(h->peer, x->peer, sizeof h->peer);
 	h->role = x->role;
 	h->predictive = x->predictive;
@@ -790,6 +806,26 @@ hist_add(struct ctp_engine *e, const struct xfer *x)
 		e->nhist++;
 }
 
+#define MOVE_NOTE_MNS 1000   /* a progress line every so many MNs ended */
+#define MOVE_NOTE_MS  1000   /* or this often, whichever comes first */
+
+/* A notice now and then while a move-all runs (its transfers end at debug
+ * level); the last one is move_pump's summary. */
+static void
+move_progress(struct ctp_engine *e)
+{
+	struct move_batch *b = &e->move;
+	uint64_t ended = b->committed + b->failed, now = now_ms(e);
+
+	if (ended + b->skipped >= b->n || (ended - b->noted < MOVE_NOTE_MNS && now - b->noted_ms < MOVE_NOTE_MS))
+		return;
+	b->noted = ended;
+	b->noted_ms = now;
+	log_notice("move-all to %s: %llu of %zu MNs ended (%llu committed, %llu failed), %u live, "
+	    "%llu ms", b->peer, (unsigned long long)ended, b->n, (unsigned long long)b->committed,
+	    (unsigned long long)b->failed, b->live, (unsigned long long)(now - b->t0));
+}
+
 static void
 xfer_end(struct xfer *x, const char *outcome)
 {
@@ -799,7 +835,10 @@ xfer_end(struct xfer *x, const char *outcome)
 		return;
 	x->outcome = outcome;
 	xfer_state(x, XS_DONE, outcome);
-	log_notice("transfer mn=%s id=%s: %s (%s, %llu ms)", x->mnstr, x->idstr, outcome,
+	/* a move-all commits thousands: one line each only at debug level,
+	 * and move_progress tells the operator how far it got */
+	ctp_log(x->batch && strcmp(outcome, "committed") == 0 ? CTP_LOG_DEBUG : CTP_LOG_NOTICE,
+	    "transfer mn=%s id=%s: %s (%s, %llu ms)", xfer_mnstr(x), x->idstr, outcome,
 	    role_names[x->role], (unsigned long long)(now_ms(e) - x->t0));
 	if (x->batch) {
 		e->move.live--;
@@ -807,6 +846,7 @@ xfer_end(struct xfer *x, const char *outcome)
 			e->move.committed++;
 		else
 			e->move.failed++;
+		move_progress(e);
 		uv_timer_start(&e->move_timer, move_pump, 0, 0);
 	}
 	if (strcmp(outcome, "committed") == 0)
@@ -865,13 +905,14 @@ source_collect(struct xfer *x, int with_kn)
 		rc = p->feat->source_collect(p->state, &px, &c, &err);
 		x->plugged[i] = 1;   /* it owes... it is owed a done call */
 		if (rc < 0 || w.err) {
-			log_warn("transfer mn=%s id=%s: %s could not collect: %s", x->mnstr, x->idstr,
+			log_warn("transfer mn=%s id=%s: %s could not collect: %s", xfer_mnstr(x),
+			    x->idstr,
 			    p->feat->name, rc < 0 ? err.what : "too much for one message");
 			continue;
 		}
 		if (w.len && cdb_append(x, buf, w.len, (int8_t)i, -1) < 0) {
 			log_warn("transfer mn=%s id=%s: %s's contexts do not fit one message",
-			    x->mnstr, x->idstr, p->feat->name);
+			    xfer_mnstr(x), x->idstr, p->feat->name);
 			continue;
 		}
 		x->keys |= c.keys != 0;
@@ -969,19 +1010,21 @@ on_fetched(struct xfer *x, struct ctp_peer *p, const struct ctp_msg *m)
 		if (strcmp(x->sub[i].peer, p->conf.name) == 0 && !x->sub[i].done)
 			si = (int)i;
 	if (si < 0) {
-		log_info("transfer mn=%s id=%s: unexpected CTD from %s ignored", x->mnstr, x->idstr,
+		log_info("transfer mn=%s id=%s: unexpected CTD from %s ignored", xfer_mnstr(x),
+		    x->idstr,
 		    p->conf.name);
 		return;
 	}
 	if (!msg_req_seq(m, &rs) || rs != x->sub[si].seq) {
-		log_info("transfer mn=%s id=%s: a CTD from %s for another request ignored", x->mnstr,
+		log_info("transfer mn=%s id=%s: a CTD from %s for another request ignored",
+		    xfer_mnstr(x),
 		    x->idstr, p->conf.name);
 		return;
 	}
 	x->sub[si].done = 1;
 	if (ctp_msg_check_cdbs(m, e->reg, &err) < 0) {
 		log_warn("transfer mn=%s id=%s: source %s sent a malformed CTD: offset %zu: %s",
-		    x->mnstr, x->idstr, p->conf.name, err.off, err.what);
+		    xfer_mnstr(x), x->idstr, p->conf.name, err.off, err.what);
 		send_ctc(x, p->conf.name);   /* nothing of it went anywhere: it may resume */
 	} else {
 		/* its CDBs, its control CDB excepted (ours leads the message) */
@@ -992,7 +1035,7 @@ on_fetched(struct xfer *x, struct ctp_peer *p, const struct ctp_msg *m)
 				continue;
 			if (cdb_append(x, c->raw, c->raw_len, -1, (int8_t)si) < 0) {
 				log_warn("transfer mn=%s id=%s: contexts from %s dropped (too many)",
-				    x->mnstr, x->idstr, p->conf.name);
+				    xfer_mnstr(x), x->idstr, p->conf.name);
 				break;
 			}
 		}
@@ -1016,7 +1059,7 @@ send_ctd(struct xfer *x)
 	if (x->req_bound && peer_gen_next(e, x->peer) != x->req_gen) {
 		/* whoever asked is gone with its association: nothing left here */
 		log_notice("transfer mn=%s id=%s: the association %s asked on is gone: not sent",
-		    x->mnstr, x->idstr, x->peer);
+		    xfer_mnstr(x), x->idstr, x->peer);
 		source_finish(x, NULL, 0, CTP_XFER_ABORT_CLEAN);
 		return;
 	}
@@ -1184,7 +1227,7 @@ sink_control(struct xfer *x, const struct ctp_msg *m, int *refused, int *seq_ok)
 					id = id << 8 | t.val[k];
 				if (id != x->id) {
 					log_info("transfer mn=%s id=%s: now id=%016llx (the source's)",
-					    x->mnstr, x->idstr, (unsigned long long)id);
+					    xfer_mnstr(x), x->idstr, (unsigned long long)id);
 					xfer_set_id(x, id);
 				}
 				break;
@@ -1388,7 +1431,8 @@ sink_install(struct xfer *x)
 		p = ctp_registry_at(e->reg, (size_t)pi);
 		if (p->feat->cdb_check(p->state, &v[i], x->mn.family, &err) < 0) {
 			x->meta[i].status = err.status ? err.status : CTP_ST_MALFORMED_CDB;
-			log_warn("transfer mn=%s id=%s: CDB %zu refused: %s", x->mnstr, x->idstr, i,
+			log_warn("transfer mn=%s id=%s: CDB %zu refused: %s", xfer_mnstr(x),
+			    x->idstr, i,
 			    err.what);
 		}
 	}
@@ -1406,7 +1450,8 @@ sink_install(struct xfer *x)
 		plugin_xfer(x, i, &px);
 		x->plugged[i] = 1;
 		if (p->feat->sink_install(p->state, &px, &pv->in, &err) < 0) {
-			log_warn("transfer mn=%s id=%s: %s could not install: %s", x->mnstr, x->idstr,
+			log_warn("transfer mn=%s id=%s: %s could not install: %s", xfer_mnstr(x),
+			    x->idstr,
 			    p->feat->name, err.what);
 			for (size_t j = 0; j < pv->in.n; j++) {
 				if (status_ok(pv->st[j]))
@@ -1445,7 +1490,7 @@ sink_review(struct xfer *x)
 			continue;
 		plugin_xfer(x, i, &px);
 		if (p->feat->sink_review(p->state, &px, &pv->in, &err) < 0)
-			log_warn("transfer mn=%s id=%s: %s review: %s", x->mnstr, x->idstr,
+			log_warn("transfer mn=%s id=%s: %s review: %s", xfer_mnstr(x), x->idstr,
 			    p->feat->name, err.what);
 		nrelay += plug_view_take(x, pv);
 	}
@@ -1577,7 +1622,8 @@ timer_cb(uv_timer_t *t)
 	switch (x->state) {
 	case XS_FETCHING:
 		/* the missing sources: cancelled (their CTDs, if late, are ignored) */
-		log_warn("transfer mn=%s id=%s: a source did not answer in time", x->mnstr, x->idstr);
+		log_warn("transfer mn=%s id=%s: a source did not answer in time", xfer_mnstr(x),
+		    x->idstr);
 		for (size_t i = 0; i < x->nsub; i++)
 			if (!x->sub[i].done) {
 				send_ctc(x, x->sub[i].peer);
@@ -1587,31 +1633,36 @@ timer_cb(uv_timer_t *t)
 		break;
 	case XS_SENT:
 		/* no verdict: the receiver may or may not have used the contexts */
-		log_warn("transfer mn=%s id=%s: no CTDR from %s in time", x->mnstr, x->idstr, x->peer);
+		log_warn("transfer mn=%s id=%s: no CTDR from %s in time", xfer_mnstr(x), x->idstr,
+		    x->peer);
 		source_finish(x, NULL, 0, CTP_XFER_ABORT_UNKNOWN);
 		break;
 	case XS_REQUESTED:
-		log_warn("transfer mn=%s id=%s: %s did not answer the CT-Req", x->mnstr, x->idstr,
+		log_warn("transfer mn=%s id=%s: %s did not answer the CT-Req", xfer_mnstr(x),
+		    x->idstr,
 		    x->peer);
 		send_ctc(x, x->peer);   /* should its CTD still come, it is not wanted */
 		refuse_mn(x, CTP_ST_TIMED_OUT);
 		xfer_end(x, "timed out");
 		break;
 	case XS_HELD:
-		log_warn("transfer mn=%s id=%s: the MN's CTAR did not come within %u ms", x->mnstr,
+		log_warn("transfer mn=%s id=%s: the MN's CTAR did not come within %u ms",
+		    xfer_mnstr(x),
 		    x->idstr, H(x->e));
 		send_ctc(x, x->peer);   /* never installed: the source may resume */
 		xfer_end(x, "aborted");
 		break;
 	case XS_RELAYING:
-		log_warn("transfer mn=%s id=%s: a relay did not answer in time", x->mnstr, x->idstr);
+		log_warn("transfer mn=%s id=%s: a relay did not answer in time", xfer_mnstr(x),
+		    x->idstr);
 		sink_finish(x, 1);
 		break;
 	case XS_NOTIFYING:
 		x->retry_total += x->retry_ms;
 		x->retry_ms *= 2;
 		if (x->retry_total >= x->e->conf->timers.retry_max_ms) {
-			log_warn("transfer mn=%s id=%s: no CTNA from the MN", x->mnstr, x->idstr);
+			log_warn("transfer mn=%s id=%s: no CTNA from the MN", xfer_mnstr(x),
+			    x->idstr);
 			xfer_end(x, "committed");
 			break;
 		}
@@ -1643,7 +1694,8 @@ on_ctreq(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 		/* RFC 4067 2.5.3: the PCTD was lost; nAR asks again with the seq */
 		if (x->role == XR_PAR && x->state == XS_SENT && x->seq == m->seq &&
 		    strcmp(x->peer, p->conf.name) == 0 && x->last) {
-			log_info("transfer mn=%s id=%s: CT-Req again: resending", x->mnstr, x->idstr);
+			log_info("transfer mn=%s id=%s: CT-Req again: resending", xfer_mnstr(x),
+			    x->idstr);
 			(void)peer_send(e, x->peer, x->last, x->lastlen,
 			    x->predictive || x->keys ? CTP_CHAN_KEYS : 0);
 			return;
@@ -1750,7 +1802,8 @@ on_ctd(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 	if (x && x->role == XR_NAR && x->state == XS_REQUESTED && strcmp(x->peer, p->conf.name) == 0) {
 		sink_control(x, m, &refused, &seq_ok);
 		if (seq_ok == 0) {
-			log_info("transfer mn=%s id=%s: a CTD for another request ignored", x->mnstr,
+			log_info("transfer mn=%s id=%s: a CTD for another request ignored",
+			    xfer_mnstr(x),
 			    x->idstr);
 			return;
 		}
@@ -1794,7 +1847,8 @@ on_ctd(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 	if (x) {
 		if (x->state == XS_RELAYING || x->state == XS_NOTIFYING)
 			return;   /* a late duplicate of what we are working on */
-		log_info("mn %s: %s from %s while a %s transfer is live: refused (busy)", x->mnstr,
+		log_info("mn %s: %s from %s while a %s transfer is live: refused (busy)",
+		    xfer_mnstr(x),
 		    ctp_msg_name(m->type), p->conf.name, role_names[x->role]);
 		if (ctp_msg_xflag(m))
 			refuse_ctd(e, p, m, CTP_ST_BUSY);
@@ -1871,14 +1925,14 @@ on_ctdr(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 	if (m->nstatus == 0) {
 		if (p->gen != x->sent_gen)
 			log_notice("transfer mn=%s id=%s: a refusal from %s on a later association: "
-			    "read as timed out", x->mnstr, x->idstr, p->conf.name);
+			    "read as timed out", xfer_mnstr(x), x->idstr, p->conf.name);
 		source_finish(x, NULL, 0, p->gen != x->sent_gen ? CTP_XFER_ABORT_UNKNOWN :
 		    CTP_XFER_ABORT_CLEAN);
 		return;
 	}
 	if (m->nstatus != x->ncdb) {
 		/* we cannot tell which context went where: assume the worst */
-		log_warn("transfer mn=%s id=%s: CTDR with %zu entries for %zu CDBs", x->mnstr,
+		log_warn("transfer mn=%s id=%s: CTDR with %zu entries for %zu CDBs", xfer_mnstr(x),
 		    x->idstr, m->nstatus, x->ncdb);
 		source_finish(x, NULL, 0, CTP_XFER_ABORT_UNKNOWN);
 		return;
@@ -1901,7 +1955,8 @@ on_ctc(struct ctp_engine *e, struct ctp_peer *p, const struct ctp_msg *m)
 		int stale = x->state == XS_SENT && p->gen != x->sent_gen;
 
 		uv_timer_stop(&x->timer);
-		log_info("transfer mn=%s id=%s: cancelled by %s%s", x->mnstr, x->idstr, p->conf.name,
+		log_info("transfer mn=%s id=%s: cancelled by %s%s", xfer_mnstr(x), x->idstr,
+		    p->conf.name,
 		    stale ? " on a later association: read as timed out" : "");
 		source_finish(x, NULL, 0, stale ? CTP_XFER_ABORT_UNKNOWN : CTP_XFER_ABORT_CLEAN);
 	}
@@ -2024,7 +2079,7 @@ on_ctar(struct ctp_engine *e, const struct sockaddr *from, enum ctp_mnio_carrier
 			if (!held_ctar_ok(x, m)) {
 				e->st.ctar_bad_token++;
 				log_warn("transfer mn=%s id=%s: CTAR token does not verify: refused; "
-				    "the contexts stay held", x->mnstr, x->idstr);
+				    "the contexts stay held", xfer_mnstr(x), x->idstr);
 				refuse_mn(x, CTP_ST_AUTH_FAILED);
 				x->have_ctar = 0;
 				xfer_timer(x, H(e));
@@ -2073,7 +2128,8 @@ on_ctar(struct ctp_engine *e, const struct sockaddr *from, enum ctp_mnio_carrier
 		x->reqlen = m->cdb_raw_len;
 	}
 	if (!other || !(other->conf.roles & CTP_ROLE_AR)) {
-		log_warn("transfer mn=%s id=%s: CTAR names AR %s, which is not a peer", x->mnstr,
+		log_warn("transfer mn=%s id=%s: CTAR names AR %s, which is not a peer",
+		    xfer_mnstr(x),
 		    x->idstr, ctp_addr_fmt(&m->ar, a, sizeof a));
 		refuse_mn(x, CTP_ST_AUTH_FAILED);
 		xfer_end(x, "refused: unknown AR");
@@ -2122,7 +2178,8 @@ on_ctna(struct ctp_engine *e, const struct ctp_msg *m, const uint8_t *raw, size_
 	if (!x || x->state != XS_NOTIFYING || m->seq != x->seq)
 		return;
 	if (!ctp_tag_verify(raw, len, x->kn)) {
-		log_warn("transfer mn=%s id=%s: CTNA tag does not verify: ignored", x->mnstr, x->idstr);
+		log_warn("transfer mn=%s id=%s: CTNA tag does not verify: ignored", xfer_mnstr(x),
+		    x->idstr);
 		return;
 	}
 	xfer_end(x, "committed");
@@ -2371,6 +2428,7 @@ ctp_engine_move_all(struct ctp_engine *e, const char *peer, const uint16_t *fpts
 	b->mns = l.v;
 	b->n = k;
 	b->t0 = now_ms(e);
+	b->noted_ms = b->t0;
 	/* half of what one peer may hold: handovers to it keep the other half */
 	b->window = e->conf->limits.transfers_per_peer < e->conf->limits.transfers ?
 	    e->conf->limits.transfers_per_peer : e->conf->limits.transfers;
@@ -2436,7 +2494,7 @@ list_live(const struct ctp_addr *a, uint32_t tag, void *val, void *arg)
 	(void)a;
 	(void)tag;
 	ctp_val_set_str(o, "id", x->idstr);
-	ctp_val_set_str(o, "mn", x->mnstr);
+	ctp_val_set_str(o, "mn", xfer_mnstr(x));
 	ctp_val_set_str(o, "role", role_names[x->role]);
 	ctp_val_set_str(o, "mode", x->predictive ? "predictive" : "reactive");
 	ctp_val_set_str(o, "state", state_names[x->state]);

@@ -44,6 +44,12 @@ ctp_log_level(void)
 	return maxlevel;
 }
 
+int
+ctp_log_enabled(int level)
+{
+	return level <= maxlevel || hook != NULL;
+}
+
 void
 ctp_log_set_hook(void (*h)(int, const char *, void *), void *arg)
 {

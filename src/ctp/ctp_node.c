@@ -169,6 +169,13 @@ host_loop(struct ctp_host *host)
 	return NODE(host)->loop;
 }
 
+static int
+host_log_enabled(struct ctp_host *host, int level)
+{
+	(void)host;
+	return ctp_log_enabled(level);
+}
+
 static const struct ctp_host_ops host_ops = {
 	.size = sizeof(struct ctp_host_ops),
 	.log = host_log,
@@ -179,6 +186,7 @@ static const struct ctp_host_ops host_ops = {
 	.peer_info = host_peer_info,
 	.peer_by_addr = host_peer_by_addr,
 	.loop = host_loop,
+	.log_enabled = host_log_enabled,
 };
 
 const struct ctp_host_ops *

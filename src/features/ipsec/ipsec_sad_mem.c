@@ -141,6 +141,7 @@
 #include "ctp/ctp_tlv.h"
 #include "features/ipsec/ipsec_esp.h"
 #include "features/ipsec/ipsec_sad.h"
+#include "features/ipsec/ipsec_xfer.h"
 
 /*
  * libuv by weak reference: the ipsec objects are linked into programs that
@@ -273,18 +274,22 @@ struct ipsec_sad {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static void ipsec_sad_mem_log(const struct ipsec_sad *s, int level, const char *func,
+static void ipsec_sad_mem_logf(const struct ipsec_sad *s, int level, const char *func,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* The arguments (an SA's name) are formatted only for a line the host
+ * will write: a bulk move logs every SA at info level (issue 8). */
+#define ipsec_sad_mem_log(s, level, func, ...)                                 \
+	(ipsec_xfer_sad_log_on(&(s)->env, (level)) ?                              \
+	 ipsec_sad_mem_logf((s), (level), (func), __VA_ARGS__) : (void)0)
+
 static void
-ipsec_sad_mem_log(const struct ipsec_sad *s, int level, const char *func, const char *fmt,
+ipsec_sad_mem_logf(const struct ipsec_sad *s, int level, const char *func, const char *fmt,
     ...)
 {
 	char line[320];
 	va_list ap;
 
-	if (!s->env.log)
-		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);

@@ -84,17 +84,32 @@ static int ipsec_xfer_cmd_esp_send(void *state, const struct ctp_val *req,
 
 /* ---- small helpers ------------------------------------------------------------ */
 
-static void ipsec_xfer_log(const struct ipsec_xfer *s, int level, const char *func,
+static void ipsec_xfer_logf(const struct ipsec_xfer *s, int level, const char *func,
     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+/* Would a line at level be written?  A host without log_enabled (older
+ * than the member) gets every line and drops what it does not want. */
+static int
+ipsec_xfer_log_on(const struct ipsec_xfer *s, int level)
+{
+	if (!IPSEC_XFER_HOST_HAS(s->ops, log))
+		return 0;
+	return !IPSEC_XFER_HOST_HAS(s->ops, log_enabled) || s->ops->log_enabled(s->host, level);
+}
+
+/* The arguments (an address or SA name formatted for the line) are
+ * evaluated only when the line is written: a bulk move logs per SA at info
+ * level, which the default level drops (issue 8). */
+#define ipsec_xfer_log(s, level, func, ...)                                    \
+	(ipsec_xfer_log_on((s), (level)) ? ipsec_xfer_logf((s), (level), (func), __VA_ARGS__) : \
+	 (void)0)
+
 static void
-ipsec_xfer_log(const struct ipsec_xfer *s, int level, const char *func, const char *fmt, ...)
+ipsec_xfer_logf(const struct ipsec_xfer *s, int level, const char *func, const char *fmt, ...)
 {
 	char line[320];
 	va_list ap;
 
-	if (!IPSEC_XFER_HOST_HAS(s->ops, log))
-		return;
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof line, fmt, ap);
 	va_end(ap);
@@ -108,6 +123,14 @@ ipsec_xfer_sad_log(void *arg, int level, const char *func, const char *msg)
 
 	if (IPSEC_XFER_HOST_HAS(s->ops, log))
 		s->ops->log(s->host, level, func, msg);
+}
+
+int
+ipsec_xfer_sad_log_on(const struct ipsec_sad_env *env, int level)
+{
+	if (!env->log)
+		return 0;
+	return env->log != ipsec_xfer_sad_log || ipsec_xfer_log_on(env->log_arg, level);
 }
 
 static uint64_t
@@ -126,6 +149,13 @@ static const char *
 ipsec_xfer_addr(const struct ctp_addr *a, char *buf)
 {
 	return ctp_addr_fmt(a, buf, CTP_ADDRSTRLEN);
+}
+
+/* The MN's address for a log line, formatted on first use: buf starts as "". */
+static const char *
+ipsec_xfer_mnstr(const struct ctp_xfer *x, char *buf)
+{
+	return buf[0] ? buf : ipsec_xfer_addr(&x->mn, buf);
 }
 
 /* This node's own addresses (the host's <node> addresses). */
@@ -218,6 +248,10 @@ ipsec_xfer_sa_name(const struct ipsec_sa_ref *ref, uint8_t direction, char *buf,
 	    ipsec_xfer_addr(&ref->dst, a));
 	return buf;
 }
+
+/* An SA's name for a log line (in an argument of ipsec_xfer_log: only
+ * formatted when the line is written); needs a char id[80] in scope. */
+#define IPSEC_XFER_ID(ref, direction) ipsec_xfer_sa_name((ref), (direction), id, sizeof id)
 
 /* ---- life cycle --------------------------------------------------------------- */
 
@@ -382,17 +416,17 @@ ipsec_xfer_collect_one(struct ipsec_xfer *s, struct ctp_collect *c,
 	char id[80];
 	int rc;
 
-	ipsec_xfer_sa_name(ref, 0, id, sizeof id);
+	id[0] = '\0';
 	/* PROFILE 5.1: stop first, then copy */
 	if ((rc = s->sad_ops->freeze(s->sad, ref, &highest)) < 0) {
 		ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "SA %s cannot be frozen (%s): it stays here",
-		    id, ctp_strerror(rc));
+		    IPSEC_XFER_ID(ref, 0), ctp_strerror(rc));
 		return 0;
 	}
 	t0 = ipsec_xfer_now(s);
 	if ((rc = s->sad_ops->snapshot(s->sad, ref, sa)) < 0) {
 		ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "SA %s: no snapshot (%s): it stays here",
-		    id, ctp_strerror(rc));
+		    IPSEC_XFER_ID(ref, 0), ctp_strerror(rc));
 		(void)s->sad_ops->thaw(s->sad, ref);
 		return 0;
 	}
@@ -415,12 +449,12 @@ ipsec_xfer_collect_one(struct ipsec_xfer *s, struct ctp_collect *c,
 	if (sa->has_virtual_sg && ctp_addr_eq(&sa->local, &sa->virtual_sg) &&
 	    !ipsec_xfer_own_of(s, sa->family, &sa->local))
 		ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "SA %s: no own IPv%u address to stand for "
-		    "its virtual SG address", id, sa->family);
+		    "its virtual SG address", IPSEC_XFER_ID(ref, 0), sa->family);
 	sa->has_snapshot_age = true;
 	sa->snapshot_age_ms = (uint32_t)(ipsec_xfer_now(s) - t0);
 	if ((rc = ipsec_sa_encode(sa, c->out)) < 0) {
 		ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "SA %s cannot be encoded (%s): it stays "
-		    "here", id, ctp_strerror(rc));
+		    "here", IPSEC_XFER_ID(ref, 0), ctp_strerror(rc));
 		(void)s->sad_ops->thaw(s->sad, ref);
 		return 0;
 	}
@@ -449,7 +483,7 @@ ipsec_xfer_source_collect(void *state, struct ctp_xfer *x, struct ctp_collect *c
 	size_t n = 0, nsa = 0;
 	int rc;
 
-	ipsec_xfer_addr(&x->mn, mn);
+	mn[0] = '\0';
 	if ((src = calloc(1, sizeof *src)) == NULL || (sa = malloc(sizeof *sa)) == NULL) {
 		free(src);
 		return ctp_err_set(err, CTP_E_NOMEM, 0, CTP_ST_NO_RESOURCES, "ipsec: out of memory");
@@ -467,9 +501,10 @@ ipsec_xfer_source_collect(void *state, struct ctp_xfer *x, struct ctp_collect *c
 	rc = s->sad_ops->list(s->sad, &x->mn, refs, IPSEC_SAD_MAX_LIST, &n);
 	if (rc == CTP_E_LIMIT)
 		ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "mn %s: more than %d SAs: the first %zu move, "
-		    "the rest stay", mn, IPSEC_SAD_MAX_LIST, n);
+		    "the rest stay", ipsec_xfer_mnstr(x, mn), IPSEC_SAD_MAX_LIST, n);
 	else if (rc < 0) {
-		ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "mn %s: the SAD cannot list its SAs: %s", mn,
+		ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "mn %s: the SAD cannot list its SAs: %s",
+		    ipsec_xfer_mnstr(x, mn),
 		    ctp_strerror(rc));
 		n = 0;
 	}
@@ -489,7 +524,7 @@ ipsec_xfer_source_collect(void *state, struct ctp_xfer *x, struct ctp_collect *c
 		/* the engine drops all of it: nothing left, nothing may stay frozen */
 		ipsec_xfer_collect_undo(s, src);
 		return ctp_err_set(err, CTP_E_NOSPACE, 0, CTP_ST_NO_RESOURCES,
-		    "ipsec: mn %s: the SAs do not fit one message", mn);
+		    "ipsec: mn %s: the SAs do not fit one message", ipsec_xfer_mnstr(x, mn));
 	}
 	c->keys = nsa > 0;
 	/* an AR collects from the SGs on its paths (IPsec CT draft 6.1) */
@@ -509,7 +544,8 @@ ipsec_xfer_source_collect(void *state, struct ctp_xfer *x, struct ctp_collect *c
 				continue;
 			if (c->nfetch == CTP_COLLECT_MAX_FETCH) {
 				ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "mn %s: more than %d SGs to "
-				    "collect from: %s skipped", mn, CTP_COLLECT_MAX_FETCH, peer);
+				    "collect from: %s skipped", ipsec_xfer_mnstr(x, mn),
+				    CTP_COLLECT_MAX_FETCH, peer);
 				continue;
 			}
 			c->fetch[c->nfetch].peer = peer;
@@ -517,7 +553,8 @@ ipsec_xfer_source_collect(void *state, struct ctp_xfer *x, struct ctp_collect *c
 			c->nfetch++;
 		}
 	ipsec_xfer_log(s, CTP_LOG_INFO, __func__, "mn %s: %zu SAs frozen and handed over%s, %zu "
-	    "SGs asked", mn, nsa, s->conf.has_paths ? " with the profile" : "", c->nfetch);
+	    "SGs asked", ipsec_xfer_mnstr(x, mn), nsa, s->conf.has_paths ? " with the profile" : "",
+	    c->nfetch);
 	return 0;
 }
 
@@ -531,7 +568,7 @@ ipsec_xfer_source_done(void *state, struct ctp_xfer *x, int outcome, const uint8
 
 	if (!src || src->magic != IPSEC_XFER_SRC)
 		return;
-	ipsec_xfer_addr(&x->mn, mn);
+	mn[0] = '\0';
 	for (size_t k = 0; k < src->n; k++) {
 		const struct ipsec_sa_ref *ref = &src->item[k].ref;
 		int o, rc;
@@ -541,25 +578,27 @@ ipsec_xfer_source_done(void *state, struct ctp_xfer *x, int outcome, const uint8
 		/* no statuses at all: the CDBs never left (see collect_undo) */
 		o = n == 0 ? CTP_XFER_ABORT_CLEAN : k < n ? ctp_xfer_status_outcome(status[k]) :
 		    outcome;
-		ipsec_xfer_sa_name(ref, src->item[k].direction, id, sizeof id);
 		switch (o) {
 		case CTP_XFER_COMMIT:
 			rc = s->sad_ops->remove(s->sad, ref);
 			ipsec_xfer_log(s, rc < 0 ? CTP_LOG_WARN : CTP_LOG_INFO, __func__,
-			    "mn %s: SA %s moved: removed here%s%s", mn, id, rc < 0 ? ": " : "",
+			    "mn %s: SA %s moved: removed here%s%s", ipsec_xfer_mnstr(x, mn),
+			    IPSEC_XFER_ID(ref, src->item[k].direction), rc < 0 ? ": " : "",
 			    rc < 0 ? ctp_strerror(rc) : "");
 			break;
 		case CTP_XFER_ABORT_CLEAN:
 			rc = s->sad_ops->thaw(s->sad, ref);
 			ipsec_xfer_log(s, rc < 0 ? CTP_LOG_WARN : CTP_LOG_INFO, __func__,
-			    "mn %s: SA %s not taken (status 0x%02x): resumed here%s%s", mn, id,
+			    "mn %s: SA %s not taken (status 0x%02x): resumed here%s%s",
+			    ipsec_xfer_mnstr(x, mn), IPSEC_XFER_ID(ref, src->item[k].direction),
 			    k < n ? status[k] : 0, rc < 0 ? ": " : "", rc < 0 ? ctp_strerror(rc) : "");
 			break;
 		default:
 			/* PROFILE 5.1: nobody knows whether the sink used it */
 			rc = s->sad_ops->quarantine(s->sad, ref);
 			ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "mn %s: SA %s: no verdict: quarantined, "
-			    "the MN must re-key it%s%s", mn, id, rc < 0 ? ": " : "",
+			    "the MN must re-key it%s%s", ipsec_xfer_mnstr(x, mn), IPSEC_XFER_ID(ref,
+			    src->item[k].direction), rc < 0 ? ": " : "",
 			    rc < 0 ? ctp_strerror(rc) : "");
 			break;
 		}
@@ -1022,7 +1061,7 @@ ipsec_xfer_install_group(struct ipsec_xfer *s, const struct ctp_xfer *x,
 	size_t bad = ng, done = 0;
 	struct ctp_err ierr;
 
-	ipsec_xfer_addr(&x->mn, mn);
+	mn[0] = '\0';
 	for (size_t k = 0; k < ng; k++) {
 		struct ipsec_xfer_ent *e = &sl->e[g[k]];
 
@@ -1033,7 +1072,8 @@ ipsec_xfer_install_group(struct ipsec_xfer *s, const struct ctp_xfer *x,
 
 			ipsec_xfer_ref(&sas[g[k]], &ref);
 			ipsec_xfer_log(s, CTP_LOG_NOTICE, __func__, "mn %s: SA %s refused (0x%02x): %s",
-			    mn, ipsec_xfer_sa_name(&ref, e->direction, id, sizeof id), e->status, why);
+			    ipsec_xfer_mnstr(x, mn), ipsec_xfer_sa_name(&ref, e->direction, id,
+			    sizeof id), e->status, why);
 			bad = k;
 		}
 	}
@@ -1045,7 +1085,8 @@ ipsec_xfer_install_group(struct ipsec_xfer *s, const struct ctp_xfer *x,
 			e->status = ierr.status && !ipsec_xfer_ok(ierr.status) ? ierr.status :
 			    CTP_ST_NO_RESOURCES;
 			ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "mn %s: SA 0x%08x not installed "
-			    "(0x%02x): %s", mn, sas[g[done]].spi, e->status, ierr.what);
+			    "(0x%02x): %s", ipsec_xfer_mnstr(x, mn), sas[g[done]].spi, e->status,
+			    ierr.what);
 			bad = done;
 			break;
 		}
@@ -1075,7 +1116,8 @@ ipsec_xfer_install_group(struct ipsec_xfer *s, const struct ctp_xfer *x,
 
 		e->where = IPSEC_XFER_W_NONE;
 		ipsec_xfer_ref(&sas[g[k]], &ref);
-		ipsec_xfer_log(s, CTP_LOG_INFO, __func__, "mn %s: SA %s installed here%s", mn,
+		ipsec_xfer_log(s, CTP_LOG_INFO, __func__, "mn %s: SA %s installed here%s",
+		    ipsec_xfer_mnstr(x, mn),
 		    ipsec_xfer_sa_name(&ref, e->direction, id, sizeof id),
 		    e->reassigned ? " with a new SPI" : "");
 		ipsec_xfer_note_local(s, sl, in->notify, e, &sas[g[k]]);
@@ -1205,12 +1247,13 @@ ipsec_xfer_route(struct ipsec_xfer *s, const struct ctp_xfer *x, struct ipsec_xf
 	char mn[CTP_ADDRSTRLEN], a[CTP_ADDRSTRLEN], b[CTP_ADDRSTRLEN];
 	const char *peer;
 
-	ipsec_xfer_addr(&x->mn, mn);
+	mn[0] = '\0';
 	e->type = o->type;
 	if (o->code < 0) {
 		e->status = o->status ? o->status : CTP_ST_IPSEC_RENEGOTIATE;
 		ipsec_xfer_log(s, CTP_LOG_NOTICE, __func__, "mn %s: SA 0x%08x (%s - %s) does not move "
-		    "(0x%02x): %s", mn, sa->spi, ipsec_xfer_addr(&sa->local, a),
+		    "(0x%02x): %s", ipsec_xfer_mnstr(x, mn), sa->spi, ipsec_xfer_addr(&sa->local,
+		    a),
 		    ipsec_xfer_addr(&sa->peer, b), e->status, o->why);
 		return;
 	}
@@ -1228,7 +1271,8 @@ ipsec_xfer_route(struct ipsec_xfer *s, const struct ctp_xfer *x, struct ipsec_xf
 	if (o->moves == 0 || ctp_addr_eq(&e->holder_new, &e->holder)) {
 		/* types 1 and 2, or a holder that stays where it is */
 		e->status = CTP_ST_IPSEC_LEFT_IN_PLACE;
-		ipsec_xfer_log(s, CTP_LOG_INFO, __func__, "mn %s: SA 0x%08x at %s stays: %s", mn,
+		ipsec_xfer_log(s, CTP_LOG_INFO, __func__, "mn %s: SA 0x%08x at %s stays: %s",
+		    ipsec_xfer_mnstr(x, mn),
 		    sa->spi, ipsec_xfer_addr(&e->holder, a), o->moves ?
 		    "its holder's end does not move" : o->why);
 		return;
@@ -1248,7 +1292,8 @@ ipsec_xfer_route(struct ipsec_xfer *s, const struct ctp_xfer *x, struct ipsec_xf
 	if ((peer = ipsec_xfer_peer_for(s, &e->holder_new)) == NULL) {
 		e->status = CTP_ST_IPSEC_UNREACHABLE;
 		ipsec_xfer_log(s, CTP_LOG_NOTICE, __func__, "mn %s: SA 0x%08x should go to %s, which is "
-		    "not a configured peer (0x85)", mn, sa->spi, ipsec_xfer_addr(&e->holder_new, a));
+		    "not a configured peer (0x85)", ipsec_xfer_mnstr(x, mn), sa->spi,
+		    ipsec_xfer_addr(&e->holder_new, a));
 		return;
 	}
 	snprintf(e->peer, sizeof e->peer, "%s", peer);
@@ -1424,7 +1469,7 @@ ipsec_xfer_sink_install(void *state, struct ctp_xfer *x, struct ctp_install *in,
 	size_t nrelay = 0, nlocal = 0, nok = 0;
 	int rc = 0;
 
-	ipsec_xfer_addr(&x->mn, mn);
+	mn[0] = '\0';
 	if (!sl || (sl->e = calloc(in->n ? in->n : 1, sizeof *sl->e)) == NULL ||
 	    (sas = calloc(in->n ? in->n : 1, sizeof *sas)) == NULL) {
 		ipsec_xfer_sink_free(sl);
@@ -1475,7 +1520,8 @@ ipsec_xfer_sink_install(void *state, struct ctp_xfer *x, struct ctp_install *in,
 				sl->e[i].where = IPSEC_XFER_W_LOCAL;
 				if (!ipsec_xfer_is_own(s, &sas[i].local) && !sl->e[i].vsg)
 					ipsec_xfer_log(s, CTP_LOG_WARN, __func__, "mn %s: SA 0x%08x has "
-					    "a local end that is not this node's address", mn, sas[i].spi);
+					    "a local end that is not this node's address",
+					    ipsec_xfer_mnstr(x, mn), sas[i].spi);
 			}
 	if (rc < 0) {
 		for (size_t i = 0; i < sl->n; i++)
@@ -1497,7 +1543,7 @@ ipsec_xfer_sink_install(void *state, struct ctp_xfer *x, struct ctp_install *in,
 	}
 	free(sas);
 	ipsec_xfer_log(s, CTP_LOG_INFO, __func__, "mn %s: %zu CDBs: %zu SAs installed here (of %zu "
-	    "for this node), %zu relayed%s", mn, sl->n, nok, nlocal, nrelay,
+	    "for this node), %zu relayed%s", ipsec_xfer_mnstr(x, mn), sl->n, nok, nlocal, nrelay,
 	    sl->have_prof ? ", the user's profile came" : sl->classify ? ", no profile" : "");
 	return 0;
 }
@@ -1638,7 +1684,7 @@ ipsec_xfer_sink_review(void *state, struct ctp_xfer *x, struct ctp_install *in,
 
 	if (!sl || sl->magic != IPSEC_XFER_SNK)
 		return 0;
-	ipsec_xfer_addr(&x->mn, mn);
+	mn[0] = '\0';
 	sl->reviews++;
 	sl->notify = in->notify;
 	/* another round only when its answers will be reviewed too: a refusal
@@ -1680,7 +1726,8 @@ ipsec_xfer_sink_review(void *state, struct ctp_xfer *x, struct ctp_install *in,
 		    ipsec_xfer_may_reassign(s, in, e) &&
 		    ipsec_xfer_review_reassign(s, in, e, j, &sa[i])) {
 			ipsec_xfer_log(s, CTP_LOG_INFO, __func__, "mn %s: SA 0x%08x: SPI taken at %s: "
-			    "sent again as 0x%08x", mn, e->spi_mn, e->peer, e->spi);
+			    "sent again as 0x%08x", ipsec_xfer_mnstr(x, mn), e->spi_mn, e->peer,
+			    e->spi);
 			again = 1;
 		} else if (st == CTP_ST_IPSEC_ALG_UNSUPPORTED && !e->has_bundle &&
 		    !(e->moves & IPSEC_MOVES_PEER)) {
@@ -1691,13 +1738,15 @@ ipsec_xfer_sink_review(void *state, struct ctp_xfer *x, struct ctp_install *in,
 				r = ipsec_xfer_review_candidate(s, x, in, sl, i, j, sa);
 			if (r > 0 && e->pending) {
 				ipsec_xfer_log(s, CTP_LOG_INFO, __func__, "mn %s: SA 0x%08x: not supported "
-				    "there, sent to the next candidate SG, %s", mn, e->spi, e->peer);
+				    "there, sent to the next candidate SG, %s", ipsec_xfer_mnstr(x,
+				    mn), e->spi, e->peer);
 				again = 1;
 			} else if (k < 0 || (round && r == 0)) {
 				/* nothing (reachable) left to try: no candidate SG (PROFILE 6) */
 				in->status[j] = CTP_ST_IPSEC_NO_CANDIDATE;
 				ipsec_xfer_log(s, CTP_LOG_NOTICE, __func__, "mn %s: SA 0x%08x: not "
-				    "supported at %s and no other candidate SG (0x84)", mn, e->spi, e->peer);
+				    "supported at %s and no other candidate SG (0x84)",
+				    ipsec_xfer_mnstr(x, mn), e->spi, e->peer);
 			}
 			/* else: a candidate, but no round left to try it: 0x83 stays */
 		}

@@ -88,6 +88,12 @@ int ipsec_xfer_new(const struct ctp_host_ops *ops, struct ctp_host *host,
     struct ctp_err *err);
 void ipsec_xfer_free(struct ipsec_xfer *s);
 
+/* For an SA database's log lines: nonzero when env's log callback would
+ * write a line at level (when env comes from ipsec_xfer_new, its host's
+ * log_enabled decides; any other callback gets every line).  0 without a
+ * callback.  Lets a backend skip formatting lines that would be dropped. */
+int ipsec_xfer_sad_log_on(const struct ipsec_sad_env *env, int level);
+
 const struct ipsec_conf *ipsec_xfer_conf(const struct ipsec_xfer *s);
 /* The SA database the plugin uses (for tests and the demo). */
 void ipsec_xfer_sad(struct ipsec_xfer *s, const struct ipsec_sad_ops **ops,
