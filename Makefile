@@ -115,8 +115,8 @@ check: deps
 	$(Q)$(MAKE) --no-print-directory tests
 
 tests: all check-proto check-lint check-unit check-tools check-ctl check-pcap-writer check-mn \
-	check-esp check-daemon check-netns check-ipsec check-demo check-dissector check-replay \
-	check-model check-fuzz
+	check-esp check-daemon check-netns check-ipsec check-faults check-demo check-dissector \
+	check-replay check-model check-fuzz
 	@echo "make check: all test groups passed"
 
 # demo: a complete handover in network namespaces (loopback without them);
@@ -226,6 +226,23 @@ check-unit: $(B)/unit-tests all $(TEST_PLUGINS)
 	$(call say,TEST,unit)
 	$(Q)$(B)/unit-tests
 
+# check-valgrind: a binary cannot have both the sanitizers and valgrind, so
+# this builds a second tree, $(B)-vg, without sanitizers, and runs the unit
+# suite (all but the mutator, which the sanitized run covers) and the daemon
+# test (which uses valgrind by itself on an unsanitized build) under it.
+.PHONY: check-valgrind valgrind-run
+check-valgrind:
+	$(Q)$(MAKE) --no-print-directory B=$(B)-vg SANITIZE= COVERAGE= valgrind-run
+
+valgrind-run: $(B)/unit-tests all $(TEST_PLUGINS)
+	$(call say,TEST,unit under valgrind)
+	$(Q)valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--show-leak-kinds=definite $(B)/unit-tests -mutator > $(B)/valgrind-unit.log 2>&1 || \
+		{ tail -n 40 $(B)/valgrind-unit.log; exit 1; }
+	$(Q)grep -A3 'Run Summary' $(B)/valgrind-unit.log | sed 's/^/  valgrind: /'
+	$(call say,TEST,daemon under valgrind)
+	$(Q)tests/daemon/run.sh $(B)
+
 check-tools: all
 	$(call say,TEST,tools)
 	$(Q)tests/tools/run.sh $(B)
@@ -264,6 +281,13 @@ check-netns: all
 check-ipsec: all
 	$(call say,TEST,ipsec)
 	$(Q)tests/netns/ipsec.sh $(B) && tests/netns/ipsec-abort.sh $(B)
+
+# The fault matrix (issue 9): loss, delay, duplication, reordering and
+# SIGKILL at each step of the IPsec relay chain; report in $(B)/faults/.
+.PHONY: check-faults
+check-faults: all
+	$(call say,TEST,faults)
+	$(Q)tests/faults/env.sh $(B) && tests/faults/run.sh $(B)
 
 # The demo, checked: its verdict, its files, the tshark decode, no key in
 # any log or control output (tests/demo/check.sh).

@@ -96,6 +96,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <usrsctp.h>
 
@@ -1956,11 +1957,15 @@ ctp_tr_usrsctp_close(struct ctp_tr *t, void (*done)(void *arg), void *arg)
 
 /* ---- the UDP wire (RFC 6951) ------------------------------------------- */
 
+struct ctp_tr_usrsctp_faults;
+
 struct ctp_tr_usrsctp_udp {
 	uv_udp_t       udp;
 	struct ctp_tr *t;          /* NULL when no transport waits for the close */
 	size_t         backlog;    /* octets in uv_udp_send requests */
 	uint64_t       drops, errors;
+	struct ctp_tr_usrsctp_faults *faults;   /* test mode only (below) */
+	unsigned       handles;    /* open libuv handles; u goes with the last */
 	uint8_t        rxbuf[USRSCTP_UDP_RXBUF];
 };
 
@@ -2014,13 +2019,12 @@ ctp_tr_usrsctp_udp_sent(uv_udp_send_t *req, int status)
 	free(r);
 }
 
-/* From conn_output: into the kernel, or into libuv's queue when the
- * kernel's buffer is full; never back into usrsctp. */
+/* Into the kernel, or into libuv's queue when the kernel's buffer is
+ * full; never back into usrsctp. */
 static void
-ctp_tr_usrsctp_udp_output(struct ctp_tr *t, const struct sockaddr *to, const void *pkt,
-    size_t len)
+ctp_tr_usrsctp_udp_send(struct ctp_tr *t, struct ctp_tr_usrsctp_udp *u,
+    const struct sockaddr *to, const void *pkt, size_t len)
 {
-	struct ctp_tr_usrsctp_udp *u = t->wire_data;
 	struct ctp_tr_usrsctp_udp_req *r;
 	struct sockaddr_in6 mapped;
 	uv_buf_t b = uv_buf_init((char *)(uintptr_t)pkt, (unsigned)len);
@@ -2059,12 +2063,562 @@ ctp_tr_usrsctp_udp_output(struct ctp_tr *t, const struct sockaddr *to, const voi
 		    uv_strerror(rc), (unsigned long long)u->drops);
 }
 
+/* ---- test-only packet faults (CTPD_TEST_FAULTS) --------------------------
+ *
+ * For the fault-injection tests (tests/faults/run.sh) only: this host has
+ * neither netem nor netfilter, so the UDP wire itself misbehaves when the
+ * environment variable CTPD_TEST_FAULTS is set, and only then (unset, the
+ * wire is exactly the one above: no timer, no state, one branch).  Its
+ * value is a list of rules separated by ';' (or newlines):
+ *
+ *   peer=ADDR|*[,from=ADDR|*][,drop=PCT][,dup=PCT][,delay=MS]
+ *       [,reorder=PCT][,seed=N]
+ *
+ * or "@PATH": the same rules read from PATH (empty: none; '#' starts a
+ * comment), read again when the file changes (a timer checks it every
+ * USRSCTP_FAULT_POLL_MS), so that a test moves a fault from step to step
+ * without restarting the daemon; each change logs what the previous rules
+ * did (datagrams matched, dropped, duplicated, delayed, reordered).  One file can serve every node of a test:
+ * "from" names the sending transport's bound address.  The first rule
+ * whose peer (the datagram's destination address; ports ignored) and from
+ * match applies to a datagram: dropped with probability drop %; else sent
+ * twice with probability dup %; each copy then held for delay ms, or, with
+ * probability reorder %, held until the next datagram to the same address
+ * has passed it (at most USRSCTP_FAULT_REORDER_MS).  At most
+ * USRSCTP_FAULT_HELD datagrams are held (more go out at once); what is
+ * held when the wire closes is lost.  The pseudo-random sequence is a
+ * splitmix64 per rule, from its seed: a run is repeatable up to timing.
+ * The parse is strict: an unknown key, a value out of range, a rule
+ * without peer make the transport (so ctpd) refuse to start; a file that
+ * later fails to parse or goes away leaves no rule at all (logged as an
+ * error, once).  The
+ * start-up and every change log a warning that says TEST MODE. */
+
+#define USRSCTP_FAULT_RULES      32u
+#define USRSCTP_FAULT_HELD       64u
+#define USRSCTP_FAULT_REORDER_MS 200
+#define USRSCTP_FAULT_POLL_MS    20
+#define USRSCTP_FAULT_SPEC_MAX   4096u
+#define USRSCTP_FAULT_DELAY_MAX  60000u
+
+struct ctp_tr_usrsctp_fault_rule {
+	struct sockaddr_storage peer, from;   /* family AF_UNSPEC: any */
+	unsigned                drop, dup, reorder, delay;
+	uint64_t                seed, rng;
+};
+
+struct ctp_tr_usrsctp_fault_held {
+	struct ctp_tr_usrsctp_fault_held *next;
+	uint64_t                          due;
+	int                               reorder;
+	struct sockaddr_storage           to;
+	size_t                            len;
+	uint8_t                           data[];
+};
+
+struct ctp_tr_usrsctp_faults {
+	uv_timer_t                        timer;   /* held datagrams; data: the wire */
+	uv_timer_t                        poll;    /* path's changes (path only) */
+	char                             *path;    /* "@PATH", else NULL */
+	struct stat                       st;      /* of path when last read */
+	int                               st_ok, bad;
+	struct ctp_tr_usrsctp_fault_rule  rules[USRSCTP_FAULT_RULES];
+	size_t                            nrules;
+	struct ctp_tr_usrsctp_fault_held *held;    /* in the order held */
+	size_t                            nheld;
+	uint64_t                          seen, dropped, duplicated, delayed, reordered,
+	                                  overflow;
+};
+
+static uint64_t
+ctp_tr_usrsctp_fault_rand(struct ctp_tr_usrsctp_fault_rule *r)
+{
+	uint64_t z = (r->rng += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static int
+ctp_tr_usrsctp_fault_hit(struct ctp_tr_usrsctp_fault_rule *r, unsigned pct)
+{
+	return pct && ctp_tr_usrsctp_fault_rand(r) % 100 < pct;
+}
+
+static int
+ctp_tr_usrsctp_fault_num(const char *v, unsigned long long max, unsigned long long *out)
+{
+	char *end;
+
+	if (*v < '0' || *v > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(v, &end, 10);
+	return errno || *end || *out > max ? -1 : 0;
+}
+
+static int
+ctp_tr_usrsctp_fault_addr(const char *v, struct sockaddr_storage *out)
+{
+	memset(out, 0, sizeof *out);
+	if (strcmp(v, "*") == 0)
+		return 0;
+	if (inet_pton(AF_INET, v, &((struct sockaddr_in *)out)->sin_addr) == 1) {
+		out->ss_family = AF_INET;
+		return 0;
+	}
+	if (inet_pton(AF_INET6, v, &((struct sockaddr_in6 *)out)->sin6_addr) == 1) {
+		out->ss_family = AF_INET6;
+		return 0;
+	}
+	return -1;
+}
+
+/* One rule "k=v,k=v" (trimmed, non-empty); 0 or -1 with why[]. */
+static int
+ctp_tr_usrsctp_fault_rule_parse(char *s, struct ctp_tr_usrsctp_fault_rule *r, char *why,
+    size_t whylen)
+{
+	char *save = NULL, *kv;
+	int peer = 0;
+	unsigned long long n;
+
+	memset(r, 0, sizeof *r);
+	r->seed = 1;
+	for (kv = strtok_r(s, ",", &save); kv; kv = strtok_r(NULL, ",", &save)) {
+		char *v = strchr(kv, '=');
+		unsigned *pct = NULL;
+
+		while (*kv == ' ' || *kv == '\t')
+			kv++;
+		if (!v || v == kv) {
+			snprintf(why, whylen, "\"%s\" is not KEY=VALUE", kv);
+			return -1;
+		}
+		*v++ = '\0';
+		if (strcmp(kv, "peer") == 0 || strcmp(kv, "from") == 0) {
+			if (ctp_tr_usrsctp_fault_addr(v, kv[0] == 'p' ? &r->peer : &r->from) < 0) {
+				snprintf(why, whylen, "%s=%s: not an address nor *", kv, v);
+				return -1;
+			}
+			peer |= kv[0] == 'p';
+			continue;
+		}
+		if (strcmp(kv, "drop") == 0)
+			pct = &r->drop;
+		else if (strcmp(kv, "dup") == 0)
+			pct = &r->dup;
+		else if (strcmp(kv, "reorder") == 0)
+			pct = &r->reorder;
+		if (pct) {
+			if (ctp_tr_usrsctp_fault_num(v, 100, &n) < 0) {
+				snprintf(why, whylen, "%s=%s: not a percentage 0...100", kv, v);
+				return -1;
+			}
+			*pct = (unsigned)n;
+		} else if (strcmp(kv, "delay") == 0) {
+			if (ctp_tr_usrsctp_fault_num(v, USRSCTP_FAULT_DELAY_MAX, &n) < 0) {
+				snprintf(why, whylen, "delay=%s: not milliseconds 0...%u", v,
+				    USRSCTP_FAULT_DELAY_MAX);
+				return -1;
+			}
+			r->delay = (unsigned)n;
+		} else if (strcmp(kv, "seed") == 0) {
+			if (ctp_tr_usrsctp_fault_num(v, UINT64_MAX, &n) < 0) {
+				snprintf(why, whylen, "seed=%s: not an unsigned integer", v);
+				return -1;
+			}
+			r->seed = n;
+		} else {
+			snprintf(why, whylen, "unknown key \"%s\" (peer from drop dup delay reorder"
+			    " seed)", kv);
+			return -1;
+		}
+	}
+	if (!peer) {
+		snprintf(why, whylen, "a rule without peer=");
+		return -1;
+	}
+	r->rng = r->seed;
+	return 0;
+}
+
+/* The whole list into rules[] / *n; 0 or -1 with why[] (rules untouched). */
+static int
+ctp_tr_usrsctp_fault_parse(const char *spec, struct ctp_tr_usrsctp_fault_rule *rules,
+    size_t *n, char *why, size_t whylen)
+{
+	struct ctp_tr_usrsctp_fault_rule tmp[USRSCTP_FAULT_RULES];
+	char *copy, *save = NULL, *one;
+	size_t k = 0;
+	int rc = 0;
+
+	if (strlen(spec) > USRSCTP_FAULT_SPEC_MAX) {
+		snprintf(why, whylen, "longer than %u characters", USRSCTP_FAULT_SPEC_MAX);
+		return -1;
+	}
+	if ((copy = strdup(spec)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	for (one = strtok_r(copy, ";\n", &save); one && rc == 0; one = strtok_r(NULL, ";\n", &save)) {
+		char *hash = strchr(one, '#'), *end;
+
+		if (hash)
+			*hash = '\0';
+		while (*one == ' ' || *one == '\t' || *one == '\r')
+			one++;
+		end = one + strlen(one);
+		while (end > one && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+			*--end = '\0';
+		if (!*one)
+			continue;
+		if (k == USRSCTP_FAULT_RULES) {
+			snprintf(why, whylen, "more than %u rules", USRSCTP_FAULT_RULES);
+			rc = -1;
+		} else
+			rc = ctp_tr_usrsctp_fault_rule_parse(one, &tmp[k++], why, whylen);
+	}
+	free(copy);
+	if (rc == 0) {
+		memcpy(rules, tmp, k * sizeof *tmp);
+		*n = k;
+	}
+	return rc;
+}
+
+static const char *
+ctp_tr_usrsctp_fault_afmt(const struct sockaddr_storage *a, char *buf, size_t len)
+{
+	const void *p = a->ss_family == AF_INET ?
+	    (const void *)&((const struct sockaddr_in *)(const void *)a)->sin_addr :
+	    (const void *)&((const struct sockaddr_in6 *)(const void *)a)->sin6_addr;
+
+	if (a->ss_family == AF_UNSPEC || !inet_ntop(a->ss_family, p, buf, (socklen_t)len))
+		snprintf(buf, len, "*");
+	return buf;
+}
+
+static void
+ctp_tr_usrsctp_faults_banner(struct ctp_tr *t, const struct ctp_tr_usrsctp_faults *f,
+    const char *why)
+{
+	char p[INET6_ADDRSTRLEN], fr[INET6_ADDRSTRLEN];
+
+	log_warn("%s: TEST MODE (CTPD_TEST_FAULTS%s%s, %s): this daemon injects packet faults;"
+	    " never in production: %zu rule%s", t->name, f->path ? " from " : "",
+	    f->path ? f->path : "", why, f->nrules, f->nrules == 1 ? "" : "s");
+	for (size_t i = 0; i < f->nrules; i++) {
+		const struct ctp_tr_usrsctp_fault_rule *r = &f->rules[i];
+
+		log_warn("%s: TEST MODE fault rule %zu: from %s to %s: drop %u%%, dup %u%%,"
+		    " delay %u ms, reorder %u%%, seed %llu", t->name, i + 1,
+		    ctp_tr_usrsctp_fault_afmt(&r->from, fr, sizeof fr),
+		    ctp_tr_usrsctp_fault_afmt(&r->peer, p, sizeof p), r->drop, r->dup, r->delay,
+		    r->reorder, (unsigned long long)r->seed);
+	}
+}
+
+static void
+ctp_tr_usrsctp_faults_report(struct ctp_tr *t, const struct ctp_tr_usrsctp_faults *f)
+{
+	log_warn("%s: TEST MODE faults under the previous rules: %llu datagrams matched, %llu dropped,"
+	    " %llu duplicated, %llu delayed, %llu reordered, %llu over the hold cap",
+	    t->name, (unsigned long long)f->seen, (unsigned long long)f->dropped,
+	    (unsigned long long)f->duplicated, (unsigned long long)f->delayed,
+	    (unsigned long long)f->reordered, (unsigned long long)f->overflow);
+}
+
+/* The file's rules, when it changed since the last read (or first). */
+static int
+ctp_tr_usrsctp_faults_read(struct ctp_tr *t, struct ctp_tr_usrsctp_faults *f, int first,
+    char *why, size_t whylen)
+{
+	struct stat st;
+	char buf[USRSCTP_FAULT_SPEC_MAX + 2];
+	size_t len;
+	FILE *fp;
+	int rc;
+
+	if (stat(f->path, &st) < 0) {
+		snprintf(why, whylen, "%s: %s", f->path, strerror(errno));
+		return -1;
+	}
+	if (!first && f->st_ok && st.st_ino == f->st.st_ino && st.st_size == f->st.st_size &&
+	    st.st_mtim.tv_sec == f->st.st_mtim.tv_sec && st.st_mtim.tv_nsec == f->st.st_mtim.tv_nsec)
+		return 0;
+	f->st = st;
+	f->st_ok = 1;
+	if ((fp = fopen(f->path, "r")) == NULL) {
+		snprintf(why, whylen, "%s: %s", f->path, strerror(errno));
+		return -1;
+	}
+	len = fread(buf, 1, sizeof buf - 1, fp);
+	fclose(fp);
+	buf[len] = '\0';
+	if (len > USRSCTP_FAULT_SPEC_MAX || strlen(buf) != len) {
+		snprintf(why, whylen, "%s: longer than %u octets or binary", f->path,
+		    USRSCTP_FAULT_SPEC_MAX);
+		return -1;
+	}
+	if (!first) {
+		ctp_tr_usrsctp_faults_report(t, f);
+		f->seen = f->dropped = f->duplicated = f->delayed = f->reordered = f->overflow = 0;
+	}
+	rc = ctp_tr_usrsctp_fault_parse(buf, f->rules, &f->nrules, why, whylen);
+	if (rc == 0 && !first)
+		ctp_tr_usrsctp_faults_banner(t, f, "changed");
+	return rc;
+}
+
+static void
+ctp_tr_usrsctp_faults_free(struct ctp_tr_usrsctp_faults *f)
+{
+	struct ctp_tr_usrsctp_fault_held *h;
+
+	if (!f)
+		return;
+	while ((h = f->held) != NULL) {
+		f->held = h->next;
+		free(h);
+	}
+	free(f->path);
+	free(f);
+}
+
+static void
+ctp_tr_usrsctp_faults_drop_held(struct ctp_tr_usrsctp_faults *f)
+{
+	struct ctp_tr_usrsctp_fault_held *h;
+
+	while ((h = f->held) != NULL) {
+		f->held = h->next;
+		free(h);
+	}
+	f->nheld = 0;
+}
+
+/* *out: NULL when CTPD_TEST_FAULTS is unset. */
+static int
+ctp_tr_usrsctp_faults_new(struct ctp_tr *t, struct ctp_tr_usrsctp_faults **out,
+    struct ctp_err *err)
+{
+	const char *env = getenv("CTPD_TEST_FAULTS");
+	struct ctp_tr_usrsctp_faults *f;
+	char why[256] = "";
+	int rc;
+
+	*out = NULL;
+	if (!env)
+		return 0;
+	if ((f = calloc(1, sizeof *f)) == NULL)
+		return ctp_err_set(err, CTP_E_NOMEM, 0, 0, "%s: out of memory", t->name);
+	if (env[0] == '@') {
+		if (!env[1] || (f->path = strdup(env + 1)) == NULL) {
+			free(f);
+			return ctp_err_set(err, CTP_E_CONFIG, 0, 0, "%s: CTPD_TEST_FAULTS=@: no file",
+			    t->name);
+		}
+		rc = ctp_tr_usrsctp_faults_read(t, f, 1, why, sizeof why);
+	} else
+		rc = ctp_tr_usrsctp_fault_parse(env, f->rules, &f->nrules, why, sizeof why);
+	if (rc < 0 || (!f->path && f->nrules == 0)) {
+		ctp_tr_usrsctp_faults_free(f);
+		return ctp_err_set(err, CTP_E_CONFIG, 0, 0,
+		    "%s: CTPD_TEST_FAULTS (a test-only setting): %s", t->name,
+		    rc < 0 ? why : "no rule");
+	}
+	*out = f;
+	return 0;
+}
+
+static int
+ctp_tr_usrsctp_fault_match(const struct sockaddr_storage *want, const struct sockaddr *a)
+{
+	struct sockaddr_storage n;
+
+	if (want->ss_family == AF_UNSPEC)
+		return 1;
+	ctp_tr_usrsctp_sa_norm(a, &n);
+	if (n.ss_family != want->ss_family)
+		return 0;
+	if (n.ss_family == AF_INET)
+		return ((struct sockaddr_in *)&n)->sin_addr.s_addr ==
+		    ((const struct sockaddr_in *)want)->sin_addr.s_addr;
+	return memcmp(&((struct sockaddr_in6 *)&n)->sin6_addr,
+	    &((const struct sockaddr_in6 *)want)->sin6_addr, sizeof(struct in6_addr)) == 0;
+}
+
+static void ctp_tr_usrsctp_faults_timer_cb(uv_timer_t *h);
+
+static void
+ctp_tr_usrsctp_faults_arm(struct ctp_tr_usrsctp_udp *u)
+{
+	struct ctp_tr_usrsctp_faults *f = u->faults;
+	uint64_t now = uv_now(u->udp.loop), due = UINT64_MAX;
+
+	for (struct ctp_tr_usrsctp_fault_held *h = f->held; h; h = h->next)
+		if (h->due < due)
+			due = h->due;
+	if (due == UINT64_MAX)
+		uv_timer_stop(&f->timer);
+	else
+		uv_timer_start(&f->timer, ctp_tr_usrsctp_faults_timer_cb, due > now ? due - now : 0, 0);
+}
+
+/* Send and free the held datagrams that are due (or, reorder_to given,
+ * those held for reordering to that address). */
+static void
+ctp_tr_usrsctp_faults_release(struct ctp_tr_usrsctp_udp *u, const struct sockaddr *reorder_to)
+{
+	struct ctp_tr_usrsctp_faults *f = u->faults;
+	struct ctp_tr_usrsctp_fault_held **pp = &f->held, *h;
+	uint64_t now = uv_now(u->udp.loop);
+
+	while ((h = *pp) != NULL) {
+		int go = reorder_to ? h->reorder && ctp_tr_usrsctp_sa_eq((struct sockaddr *)&h->to,
+		    reorder_to) : h->due <= now;
+
+		if (!go) {
+			pp = &h->next;
+			continue;
+		}
+		*pp = h->next;
+		f->nheld--;
+		ctp_tr_usrsctp_udp_send(u->t, u, (struct sockaddr *)&h->to, h->data, h->len);
+		free(h);
+	}
+	ctp_tr_usrsctp_faults_arm(u);
+}
+
+static void
+ctp_tr_usrsctp_faults_timer_cb(uv_timer_t *th)
+{
+	struct ctp_tr_usrsctp_udp *u = th->data;
+
+	if (u->t && u->t->wire_data == u)
+		ctp_tr_usrsctp_faults_release(u, NULL);
+}
+
+static void
+ctp_tr_usrsctp_faults_poll_cb(uv_timer_t *th)
+{
+	struct ctp_tr_usrsctp_udp *u = th->data;
+	struct ctp_tr_usrsctp_faults *f = u->faults;
+	char why[256];
+
+	if (!u->t || u->t->wire_data != u)
+		return;
+	if (ctp_tr_usrsctp_faults_read(u->t, f, 0, why, sizeof why) < 0) {
+		if (!f->bad)
+			log_err("%s: TEST MODE: CTPD_TEST_FAULTS: %s: no fault rule now", u->t->name,
+			    why);
+		f->bad = 1;
+		f->nrules = 0;
+		f->st_ok = 0;
+	} else if (f->st_ok)
+		f->bad = 0;
+}
+
+/* Hold one copy until due; 0, or -1 when it must go at once (cap). */
+static int
+ctp_tr_usrsctp_faults_hold(struct ctp_tr_usrsctp_udp *u, const struct sockaddr *to,
+    const void *pkt, size_t len, uint64_t ms, int reorder)
+{
+	struct ctp_tr_usrsctp_faults *f = u->faults;
+	struct ctp_tr_usrsctp_fault_held *h, **pp;
+
+	if (f->nheld >= USRSCTP_FAULT_HELD || (h = malloc(sizeof *h + len)) == NULL) {
+		f->overflow++;
+		return -1;
+	}
+	h->next = NULL;
+	h->due = uv_now(u->udp.loop) + ms;
+	h->reorder = reorder;
+	memset(&h->to, 0, sizeof h->to);
+	memcpy(&h->to, to, ctp_tr_usrsctp_sa_len(to));
+	h->len = len;
+	memcpy(h->data, pkt, len);
+	for (pp = &f->held; *pp; pp = &(*pp)->next)
+		;
+	*pp = h;
+	f->nheld++;
+	ctp_tr_usrsctp_faults_arm(u);
+	return 0;
+}
+
+static void
+ctp_tr_usrsctp_faults_output(struct ctp_tr *t, struct ctp_tr_usrsctp_udp *u,
+    const struct sockaddr *to, const void *pkt, size_t len)
+{
+	struct ctp_tr_usrsctp_faults *f = u->faults;
+	struct ctp_tr_usrsctp_fault_rule *r = NULL;
+	int copies, sent = 0;
+
+	for (size_t i = 0; i < f->nrules && !r; i++)
+		if (ctp_tr_usrsctp_fault_match(&f->rules[i].peer, to) &&
+		    ctp_tr_usrsctp_fault_match(&f->rules[i].from, ctp_tr_usrsctp_local(t)))
+			r = &f->rules[i];
+	if (!r) {
+		ctp_tr_usrsctp_udp_send(t, u, to, pkt, len);
+		sent = 1;
+	} else {
+		f->seen++;
+		if (ctp_tr_usrsctp_fault_hit(r, r->drop)) {
+			f->dropped++;
+			return;
+		}
+		copies = 1;
+		if (ctp_tr_usrsctp_fault_hit(r, r->dup)) {
+			f->duplicated++;
+			copies = 2;
+		}
+		while (copies-- > 0) {
+			if (r->delay && ctp_tr_usrsctp_faults_hold(u, to, pkt, len, r->delay, 0) == 0) {
+				f->delayed++;
+				continue;
+			}
+			if (!r->delay && ctp_tr_usrsctp_fault_hit(r, r->reorder) &&
+			    ctp_tr_usrsctp_faults_hold(u, to, pkt, len, USRSCTP_FAULT_REORDER_MS,
+			    1) == 0) {
+				f->reordered++;
+				continue;
+			}
+			ctp_tr_usrsctp_udp_send(t, u, to, pkt, len);
+			sent = 1;
+		}
+	}
+	/* a datagram passed: what waited to be overtaken follows it */
+	if (sent && f->held)
+		ctp_tr_usrsctp_faults_release(u, to);
+}
+
+/* From conn_output. */
+static void
+ctp_tr_usrsctp_udp_output(struct ctp_tr *t, const struct sockaddr *to, const void *pkt,
+    size_t len)
+{
+	struct ctp_tr_usrsctp_udp *u = t->wire_data;
+
+	if (u->faults)
+		ctp_tr_usrsctp_faults_output(t, u, to, pkt, len);
+	else
+		ctp_tr_usrsctp_udp_send(t, u, to, pkt, len);
+}
+
+/* The close callback of both handles (the UDP socket, the fault timer). */
 static void
 ctp_tr_usrsctp_udp_closed(uv_handle_t *h)
 {
 	struct ctp_tr_usrsctp_udp *u = h->data;
 	struct ctp_tr *t = u->t;
 
+	if (u->handles > 1) {
+		u->handles--;
+		return;
+	}
+	ctp_tr_usrsctp_faults_free(u->faults);
 	free(u);
 	if (t)
 		ctp_tr_usrsctp_closed(t);
@@ -2073,14 +2627,23 @@ ctp_tr_usrsctp_udp_closed(uv_handle_t *h)
 static int
 ctp_tr_usrsctp_udp_open(struct ctp_tr *t, struct ctp_err *err)
 {
-	struct ctp_tr_usrsctp_udp *u = calloc(1, sizeof *u);
+	struct ctp_tr_usrsctp_udp *u;
+	struct ctp_tr_usrsctp_faults *f = NULL;
 	const struct sockaddr *local = ctp_tr_usrsctp_local(t);
 	char a[INET6_ADDRSTRLEN + 8];
 	int rc, size = USRSCTP_UDP_SOCKBUF;
 
-	if (!u)
+	/* a bad CTPD_TEST_FAULTS refuses the start, before anything opens */
+	if ((rc = ctp_tr_usrsctp_faults_new(t, &f, err)) < 0)
+		return rc;
+	if ((u = calloc(1, sizeof *u)) == NULL) {
+		ctp_tr_usrsctp_faults_free(f);
 		return ctp_err_set(err, CTP_E_NOMEM, 0, 0, "%s: out of memory", t->name);
+	}
+	u->handles = 1;
+	u->faults = f;
 	if ((rc = uv_udp_init(t->loop, &u->udp)) < 0) {
+		ctp_tr_usrsctp_faults_free(f);
 		free(u);
 		return ctp_err_set(err, CTP_E_IO, 0, 0, "%s: uv_udp_init: %s", t->name,
 		    uv_strerror(rc));
@@ -2102,6 +2665,19 @@ ctp_tr_usrsctp_udp_open(struct ctp_tr *t, struct ctp_err *err)
 		return ctp_err_set(err, CTP_E_IO, 0, 0, "%s: UDP receive: %s", t->name,
 		    uv_strerror(rc));
 	}
+	if (f) {
+		uv_timer_init(t->loop, &f->timer);
+		f->timer.data = u;
+		u->handles = 2;
+		if (f->path) {
+			uv_timer_init(t->loop, &f->poll);
+			f->poll.data = u;
+			uv_timer_start(&f->poll, ctp_tr_usrsctp_faults_poll_cb, USRSCTP_FAULT_POLL_MS,
+			    USRSCTP_FAULT_POLL_MS);
+			u->handles = 3;
+		}
+		ctp_tr_usrsctp_faults_banner(t, f, "start");
+	}
 	u->t = t;
 	t->wire_data = u;
 	return 0;
@@ -2116,6 +2692,17 @@ ctp_tr_usrsctp_udp_close(struct ctp_tr *t)
 		log_info("%s: UDP: %llu packets dropped, %llu errors", t->name,
 		    (unsigned long long)u->drops, (unsigned long long)u->errors);
 	uv_udp_recv_stop(&u->udp);
+	if (u->faults) {
+		/* what the test layer still holds is lost, as on a wire */
+		ctp_tr_usrsctp_faults_report(t, u->faults);
+		ctp_tr_usrsctp_faults_drop_held(u->faults);
+		uv_timer_stop(&u->faults->timer);
+		uv_close((uv_handle_t *)&u->faults->timer, ctp_tr_usrsctp_udp_closed);
+		if (u->faults->path) {
+			uv_timer_stop(&u->faults->poll);
+			uv_close((uv_handle_t *)&u->faults->poll, ctp_tr_usrsctp_udp_closed);
+		}
+	}
 	/* queued sends are cancelled (their callbacks run) before u goes */
 	uv_close((uv_handle_t *)&u->udp, ctp_tr_usrsctp_udp_closed);
 	t->wire_data = NULL;

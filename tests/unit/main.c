@@ -105,7 +105,9 @@ main(int argc, char **argv)
 	for (struct ctp_test_suite *s = suites; s; s = s->next) {
 		CU_pSuite cs;
 
-		if (only && strcmp(only, s->name) != 0)
+		/* SUITE runs that suite alone; -SUITE all but that one */
+		if (only && (only[0] == '-' ? strcmp(only + 1, s->name) == 0 :
+		    strcmp(only, s->name) != 0))
 			continue;
 		cs = CU_add_suite(s->name, s->init, s->clean);
 		if (!cs)
