@@ -48,6 +48,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
 
 #include "ctp/ctp_log.h"
@@ -625,6 +626,7 @@ struct ipsec_xfer_ent {
 	bool            mn_peer;     /* the other end is the MN (type 5) */
 	bool            vsg;         /* VIRTUAL_SG: the local end stays that address */
 	bool            pmtu_cut;
+	bool            present;     /* already here, the same SA: not installed again */
 	uint8_t         plane;
 	uint8_t         type;        /* as classified (0: not classified here) */
 	uint8_t         moves;       /* as rewritten */
@@ -967,6 +969,39 @@ ipsec_xfer_ref(const struct ipsec_sa *sa, struct ipsec_sa_ref *ref)
 	ref->dst = sa->direction == CTP_DIRECTION_IN ? sa->local : sa->peer;
 }
 
+/*
+ * Is the SA holding ref's SPI here this very SA: the same direction,
+ * ends, algorithms and keys?  It is when a relay came twice: NR installed it
+ * here, died before its verdict reached PR, and, restarted, relayed PR's
+ * resent CTD again (tests/faults/run.sh, "killrestart nr relay").  Taking
+ * that for an SPI conflict made NR give the MN's SA a second SPI, and this
+ * node held two active copies of one SA (PROFILE 5).  The same SA is
+ * counted as installed by this transfer instead: its verdict decides, and
+ * an abort removes it like any other.
+ */
+static bool
+ipsec_xfer_same_sa(struct ipsec_xfer *s, const struct ipsec_sa_ref *ref,
+    const struct ipsec_sa *sa)
+{
+	struct ipsec_sa *cur = malloc(sizeof *cur);   /* rare: a conflict */
+	bool same;
+
+	if (!cur)
+		return false;
+	same = s->sad_ops->snapshot(s->sad, ref, cur) == 0 && cur->direction == sa->direction &&
+	    ctp_addr_eq(&cur->local, &sa->local) && ctp_addr_eq(&cur->peer, &sa->peer) &&
+	    cur->has_encr == sa->has_encr && cur->has_integ == sa->has_integ &&
+	    (!sa->has_encr || (cur->encr.id == sa->encr.id &&
+	    cur->encr.key_len == sa->encr.key_len &&
+	    CRYPTO_memcmp(cur->encr.key, sa->encr.key, sa->encr.key_len) == 0)) &&
+	    (!sa->has_integ || (cur->integ.id == sa->integ.id &&
+	    cur->integ.key_len == sa->integ.key_len &&
+	    CRYPTO_memcmp(cur->integ.key, sa->integ.key, sa->integ.key_len) == 0));
+	ctp_wipe(cur, sizeof *cur);
+	free(cur);
+	return same;
+}
+
 /* May this node give the SA a new SPI and tell the MN (DECISIONS 36)? */
 static bool
 ipsec_xfer_may_reassign(const struct ipsec_xfer *s, const struct ctp_install *in,
@@ -1019,7 +1054,8 @@ ipsec_xfer_local_check(struct ipsec_xfer *s, const struct ctp_xfer *x,
 		snprintf(why, whylen, "the SAD cannot tell whether its SPI is free");
 		return CTP_ST_NO_RESOURCES;
 	}
-	if (!used)
+	e->present = used && ipsec_xfer_same_sa(s, &ref, sa);
+	if (!used || e->present)
 		return e->reassigned ? CTP_ST_IPSEC_SPI_REASSIGNED : CTP_ST_SUCCESS;
 	if (s->conf.spi_conflict == IPSEC_SPI_RENEGOTIATE) {
 		snprintf(why, whylen, "its SPI is taken here: the MN must re-negotiate");
@@ -1081,6 +1117,8 @@ ipsec_xfer_install_group(struct ipsec_xfer *s, const struct ctp_xfer *x,
 		struct ipsec_xfer_ent *e = &sl->e[g[done]];
 
 		ctp_err_clear(&ierr);
+		if (e->present)
+			continue;   /* installed by the first relay of this context */
 		if (s->sad_ops->install(s->sad, &sas[g[done]], &ierr) < 0) {
 			e->status = ierr.status && !ipsec_xfer_ok(ierr.status) ? ierr.status :
 			    CTP_ST_NO_RESOURCES;
