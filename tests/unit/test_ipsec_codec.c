@@ -539,6 +539,80 @@ test_sa_roundtrip_minimal(void)
 	ipsec_sa_clear(&out);
 }
 
+/* Every octet of sa zero? */
+static int
+sa_is_zero(const struct ipsec_sa *sa)
+{
+	const uint8_t *p = (const uint8_t *)sa;
+
+	for (size_t i = 0; i < sizeof *sa; i++)
+		if (p[i])
+			return 0;
+	return 1;
+}
+
+/*
+ * ipsec_sa_decode_reuse and ipsec_sa_reset (the sink's scratch, issue 8):
+ * a short SA decoded into a struct that held a full one leaves nothing of
+ * it, octet for octet the same as a decode into a fresh struct; reset and
+ * a failed decode leave the struct all zero, keys included.
+ */
+static void
+test_sa_decode_reuse(void)
+{
+	static const uint8_t unknown_crit[] = { 0x80, 0x63, 0x00, 0x00 };
+	struct ipsec_sa sa, fresh, *reuse = calloc(1, sizeof *reuse);
+	struct cdbuf full, shrt, bad;
+	struct ctp_err err;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(reuse);
+	sa_full(&sa, 4);
+	CU_ASSERT_EQUAL_FATAL(sa_to_cdb(&sa, &full), 0);
+	sa_inbound(&sa, 4);
+	sa.flags = 0;
+	sa.has_replay = false;
+	memset(&sa.replay, 0, sizeof sa.replay);
+	sa.nsel = 0;
+	memset(sa.sel, 0, sizeof sa.sel);
+	CU_ASSERT_EQUAL_FATAL(sa_to_cdb(&sa, &shrt), 0);
+	ipsec_sa_clear(&sa);
+	ctp_err_clear(&err);
+	CU_ASSERT_EQUAL_FATAL(ipsec_sa_decode(&shrt.cdb, &fresh, &err), 0);
+
+	/* full, then short: every field of the full one gone */
+	CU_ASSERT_EQUAL_FATAL(ipsec_sa_decode_reuse(&full.cdb, reuse, &err), 0);
+	CU_ASSERT(reuse->has_sel_name && reuse->has_replay && reuse->nsel == 2);
+	CU_ASSERT_EQUAL(reuse->encr.key_len, 36);
+	CU_ASSERT_EQUAL_FATAL(ipsec_sa_decode_reuse(&shrt.cdb, reuse, &err), 0);
+	CU_ASSERT(memcmp(reuse, &fresh, sizeof fresh) == 0);
+	CU_ASSERT(!reuse->has_replay && !reuse->has_sel_name && !reuse->has_sel_sensitivity &&
+	    !reuse->has_lifetime && !reuse->has_usage && !reuse->has_seq_out &&
+	    !reuse->has_virtual_sg && !reuse->has_xfrm_ref && !reuse->has_bundle);
+	CU_ASSERT_EQUAL(reuse->nsel, 0);
+	CU_ASSERT_EQUAL(reuse->encr.key_len, 16);
+	for (size_t i = 16; i < sizeof reuse->encr.key; i++)
+		CU_ASSERT_EQUAL(reuse->encr.key[i], 0);
+	for (size_t i = 0; i < sizeof reuse->replay.bitmap; i++)
+		CU_ASSERT_EQUAL(reuse->replay.bitmap[i], 0);
+	for (size_t i = 0; i < sizeof reuse->sel_name.octets; i++)
+		CU_ASSERT_EQUAL(reuse->sel_name.octets[i], 0);
+	CU_ASSERT_EQUAL(reuse->where.selector[0], 0);
+
+	/* reset: all zero, keys wiped */
+	CU_ASSERT_EQUAL_FATAL(ipsec_sa_decode_reuse(&full.cdb, reuse, &err), 0);
+	ipsec_sa_reset(reuse);
+	CU_ASSERT(sa_is_zero(reuse));
+
+	/* a failed decode after a full one: all zero too */
+	CU_ASSERT_EQUAL_FATAL(ipsec_sa_decode_reuse(&full.cdb, reuse, &err), 0);
+	bad = full;
+	rewrap(&bad, 0, unknown_crit, sizeof unknown_crit, 0);
+	CU_ASSERT_EQUAL(ipsec_sa_decode_reuse(&bad.cdb, reuse, &err), CTP_E_CRITICAL);
+	CU_ASSERT(sa_is_zero(reuse));
+	ipsec_sa_clear(&fresh);
+	free(reuse);
+}
+
 /* ---- rules of meaning ----------------------------------------------------- */
 
 /* 3DES with three different keys and HMAC-SHA1 */
@@ -1822,6 +1896,7 @@ CTP_TEST_SUITE(ipsec_codec, suite_init, suite_clean,
     CTP_TEST(test_sa_roundtrip_v4),
     CTP_TEST(test_sa_roundtrip_v6),
     CTP_TEST(test_sa_roundtrip_minimal),
+    CTP_TEST(test_sa_decode_reuse),
     CTP_TEST(test_sa_rules),
     CTP_TEST(test_sa_error_offsets),
     CTP_TEST(test_sa_structure),

@@ -53,6 +53,43 @@ ipsec_sa_clear(struct ipsec_sa *sa)
 	ctp_wipe(sa, sizeof *sa);
 }
 
+/* Zero [from, to) of sa: the octets between two members. */
+#define IPSEC_SA_ZERO(sa, from, to) \
+	memset((uint8_t *)(sa) + (from), 0, (size_t)((to) - (from)))
+#define IPSEC_SA_END(m) (offsetof(struct ipsec_sa, m) + sizeof ((struct ipsec_sa *)0)->m)
+#define IPSEC_SA_MIN(a, b) ((a) < (b) ? (a) : (b))
+
+/*
+ * The cheap clear: every fixed field, presence flag and count zeroed, the
+ * key octets in use wiped, the variable arrays (selectors, replay bitmap,
+ * names) zeroed up to their recorded lengths only.  The rest of those
+ * arrays is zero already when sa is clean (see ipsec_sa.h): about 0.8 KiB
+ * touched instead of 2.7 KiB.
+ */
+void
+ipsec_sa_reset(struct ipsec_sa *sa)
+{
+	size_t nsel = IPSEC_SA_MIN(sa->nsel, (size_t)IPSEC_SA_MAX_SELECTORS);
+
+	ctp_wipe(sa->encr.key, IPSEC_SA_MIN(sa->encr.key_len, sizeof sa->encr.key));
+	ctp_wipe(sa->integ.key, IPSEC_SA_MIN(sa->integ.key_len, sizeof sa->integ.key));
+	memset(sa->sel, 0, nsel * sizeof sa->sel[0]);
+	memset(sa->replay.bitmap, 0, IPSEC_SA_MIN(sa->replay.bitmap_len,
+	    sizeof sa->replay.bitmap));
+	memset(sa->sel_name.octets, 0, IPSEC_SA_MIN(sa->sel_name.len,
+	    sizeof sa->sel_name.octets));
+	memset(sa->sel_sensitivity.level, 0, IPSEC_SA_MIN(sa->sel_sensitivity.len,
+	    sizeof sa->sel_sensitivity.level));
+	/* everything else, lengths last (the lines above needed them) */
+	IPSEC_SA_ZERO(sa, 0, offsetof(struct ipsec_sa, sel));
+	IPSEC_SA_ZERO(sa, offsetof(struct ipsec_sa, has_encr),
+	    offsetof(struct ipsec_sa, replay.bitmap));
+	IPSEC_SA_ZERO(sa, IPSEC_SA_END(replay.bitmap), offsetof(struct ipsec_sa, sel_name.octets));
+	IPSEC_SA_ZERO(sa, IPSEC_SA_END(sel_name.octets),
+	    offsetof(struct ipsec_sa, sel_sensitivity.level));
+	IPSEC_SA_ZERO(sa, IPSEC_SA_END(sel_sensitivity.level), sizeof *sa);
+}
+
 /* ---- shared wire helpers ------------------------------------------------ */
 
 int
@@ -304,8 +341,9 @@ ipsec_sa_parse(struct ipsec_sa *sa, const struct ctp_tlv *t, struct ctp_err *err
 	return 0;
 }
 
-int
-ipsec_sa_decode(const struct ctp_cdb *cdb, struct ipsec_sa *sa, struct ctp_err *err)
+/* Decode into sa, which is clean: all zero. */
+static int
+ipsec_sa_decode_clean(const struct ctp_cdb *cdb, struct ipsec_sa *sa, struct ctp_err *err)
 {
 	const struct ctp_fpt_def *fd = ctp_fpt_def(CTP_FPT_IPSEC_SA);
 	size_t base = cdb->off + CTP_CDB_HDR_LEN;
@@ -313,7 +351,6 @@ ipsec_sa_decode(const struct ctp_cdb *cdb, struct ipsec_sa *sa, struct ctp_err *
 	struct ctp_cur c;
 	int rc;
 
-	ipsec_sa_clear(sa);
 	if (cdb->fpt != CTP_FPT_IPSEC_SA)
 		return ctp_err_set(err, CTP_E_INVAL, cdb->off, CTP_ST_UNSUPPORTED_FPT,
 		    "FPT 0x%04x is not an IPsec SA (0xff01)", cdb->fpt);
@@ -330,8 +367,22 @@ ipsec_sa_decode(const struct ctp_cdb *cdb, struct ipsec_sa *sa, struct ctp_err *
 	if (rc == 0)
 		rc = ipsec_sa_verify(sa, err);
 	if (rc < 0)
-		ipsec_sa_clear(sa);
+		ipsec_sa_reset(sa);
 	return rc;
+}
+
+int
+ipsec_sa_decode(const struct ctp_cdb *cdb, struct ipsec_sa *sa, struct ctp_err *err)
+{
+	ipsec_sa_clear(sa);
+	return ipsec_sa_decode_clean(cdb, sa, err);
+}
+
+int
+ipsec_sa_decode_reuse(const struct ctp_cdb *cdb, struct ipsec_sa *sa, struct ctp_err *err)
+{
+	ipsec_sa_reset(sa);
+	return ipsec_sa_decode_clean(cdb, sa, err);
 }
 
 /* ---- verification of meaning ----------------------------------------------- */

@@ -10,7 +10,16 @@
  * Memory: nothing allocates; the struct holds copies (keys included), so the
  * message buffer may go away after decode.  Keys live inside the struct:
  * ipsec_sa_clear() wipes all of it, and every struct ipsec_sa must be
- * cleared before its memory is reused or released.
+ * cleared (or reset, below) before its memory is reused or released.
+ *
+ * A struct is clean when all its octets are zero: after ipsec_sa_clear(),
+ * calloc() or ipsec_sa_reset().  A decode writes the variable arrays (key,
+ * replay bitmap, names, selectors) only up to their recorded lengths, so a
+ * clean struct that only decodes have written since (the fixed fields may
+ * be changed freely, the arrays only within their lengths) goes back to
+ * clean with the cheap ipsec_sa_reset(), and ipsec_sa_decode_reuse() decodes
+ * into it without the 2.7 KiB wipe (issue 8: a bulk move decodes every SA
+ * twice).
  *
  * Errors: 0 or CTP_E_*; err->off is a message offset (from the CDB's off),
  * err->status the CXTP status to answer with, err->what one line.
@@ -189,6 +198,15 @@ struct ipsec_sa {
 void ipsec_sa_clear(struct ipsec_sa *sa);
 
 /*
+ * Back to clean, for a struct that was clean and then written as the top of
+ * this file says (decoded into, fixed fields changed): the key octets in use
+ * wiped (ctp_wipe), every other field, presence flag and count zeroed, the
+ * arrays zeroed up to their lengths.  Not for memory of unknown content
+ * (malloc, the stack): ipsec_sa_clear() that.
+ */
+void ipsec_sa_reset(struct ipsec_sa *sa);
+
+/*
  * Wire helpers shared with ipsec_profile.c.  read_addr takes exactly
  * ctp_addr_len(family) octets; read_name the 1 + 3 reserved octets and the
  * rest of the cursor (CTP_E_LIMIT beyond IPSEC_NAME_MAX); write_name is its
@@ -207,6 +225,12 @@ int ipsec_sa_verify_name(const struct ipsec_name *n, size_t off, const char *wha
  * ipsec_sa_verify() says so, 0x05 for everything else.
  */
 int ipsec_sa_decode(const struct ctp_cdb *cdb, struct ipsec_sa *sa, struct ctp_err *err);
+
+/* The same into a struct that ipsec_sa_reset() may take (see the top): it
+ * is reset rather than wiped first, and on failure.  The result is the same
+ * octet for octet: nothing of the SA it held before is left. */
+int ipsec_sa_decode_reuse(const struct ctp_cdb *cdb, struct ipsec_sa *sa,
+    struct ctp_err *err);
 
 /* The rules of meaning (PROFILE 6, RFC 4301/4303/8221); see ipsec_sa.c. */
 int ipsec_sa_verify(const struct ipsec_sa *sa, struct ctp_err *err);

@@ -78,6 +78,17 @@ struct ipsec_xfer {
 	struct ipsec_conf           conf;
 	const struct ipsec_sad_ops *sad_ops;
 	struct ipsec_sad           *sad;
+	/*
+	 * Decode scratch, reused from one transfer to the next instead of a
+	 * calloc'd and wiped 2.7 KiB struct per CDB (issue 8): nscratch
+	 * structs for sink_install (grown to its largest CDB count, at most
+	 * CTP_MAX_CDBS), one for cdb_check.  Clean between uses: each is
+	 * handed back with ipsec_sa_reset(), which wipes its keys.
+	 */
+	struct ipsec_sa            *scratch;
+	size_t                      nscratch;
+	bool                        scratch_busy;
+	struct ipsec_sa            *chk;
 };
 
 static int ipsec_xfer_cmd_esp_send(void *state, const struct ctp_val *req,
@@ -324,6 +335,9 @@ ipsec_xfer_free(struct ipsec_xfer *s)
 	if (s->sad)
 		s->sad_ops->close(s->sad);
 	ipsec_conf_clear(&s->conf);
+	/* clean (keys wiped) since each use: plain frees */
+	free(s->scratch);
+	free(s->chk);
 	free(s);
 }
 
@@ -364,16 +378,24 @@ ipsec_xfer_check(void *state, const struct ctp_cdb *cdb, unsigned family, struct
 {
 	int rc;
 
-	(void)state;
 	(void)family;   /* an SA names its own (PROFILE 6 ENDPOINTS) */
 	if (cdb->fpt == CTP_FPT_IPSEC_SA) {
-		struct ipsec_sa *sa = malloc(sizeof *sa);
+		struct ipsec_xfer *s = state;
+		struct ipsec_sa *sa;
 
-		if (!sa)
+		/* describe may run without an instance: then one of its own */
+		if (s && !s->chk)
+			s->chk = calloc(1, sizeof *s->chk);
+		if (s && s->chk) {
+			rc = ipsec_sa_decode_reuse(cdb, s->chk, err);
+			ipsec_sa_reset(s->chk);
+			return rc;
+		}
+		if ((sa = calloc(1, sizeof *sa)) == NULL)
 			return ctp_err_set(err, CTP_E_NOMEM, cdb->off, CTP_ST_NO_RESOURCES,
 			    "ipsec: out of memory");
-		rc = ipsec_sa_decode(cdb, sa, err);
-		ipsec_sa_clear(sa);
+		rc = ipsec_sa_decode_reuse(cdb, sa, err);
+		ipsec_sa_reset(sa);
 		free(sa);
 	} else if (cdb->fpt == CTP_FPT_IPSEC_PROFILE) {
 		struct ipsec_profile p;
@@ -686,7 +708,13 @@ ipsec_xfer_sink_free(struct ipsec_xfer_sink *sl)
 		ipsec_xfer_buf_free(&e->note, &e->note_len);
 	}
 	free(sl->e);
-	ctp_wipe(sl, sizeof *sl);
+	/* no key in the slot (the CDBs, keys and all, were wiped above): only
+	 * the user's profile, his identity, is wiped, and only when it came;
+	 * wiping all of the slot's 4 KiB per transfer was a tenth of the
+	 * sink's ipsec work in a bulk move (issue 8) */
+	if (sl->have_prof)
+		ipsec_profile_clear(&sl->prof);
+	sl->magic = 0;
 	free(sl);
 }
 
@@ -1496,6 +1524,46 @@ out:
 	return rc;
 }
 
+/*
+ * n clean structs to decode into: the instance's scratch, grown when n is
+ * larger than ever before (a new array: the old one is clean, its keys
+ * wiped, so a plain free), or, should install ever nest, an array of its
+ * own.  Give it back with ipsec_xfer_scratch_put.
+ */
+static struct ipsec_sa *
+ipsec_xfer_scratch_get(struct ipsec_xfer *s, size_t n)
+{
+	struct ipsec_sa *a;
+
+	if (n == 0)
+		n = 1;
+	if (s->scratch_busy || n > CTP_MAX_CDBS)
+		return calloc(n, sizeof *a);
+	if (n > s->nscratch) {
+		if ((a = calloc(n, sizeof *a)) == NULL)
+			return NULL;
+		free(s->scratch);
+		s->scratch = a;
+		s->nscratch = n;
+	}
+	s->scratch_busy = true;
+	return s->scratch;
+}
+
+/* Wipe the n structs used (ipsec_sa_reset: keys, and back to clean). */
+static void
+ipsec_xfer_scratch_put(struct ipsec_xfer *s, struct ipsec_sa *a, size_t n)
+{
+	if (!a)
+		return;
+	for (size_t i = 0; i < n; i++)
+		ipsec_sa_reset(&a[i]);
+	if (a == s->scratch)
+		s->scratch_busy = false;
+	else
+		free(a);
+}
+
 int
 ipsec_xfer_sink_install(void *state, struct ctp_xfer *x, struct ctp_install *in,
     struct ctp_err *err)
@@ -1509,7 +1577,7 @@ ipsec_xfer_sink_install(void *state, struct ctp_xfer *x, struct ctp_install *in,
 
 	mn[0] = '\0';
 	if (!sl || (sl->e = calloc(in->n ? in->n : 1, sizeof *sl->e)) == NULL ||
-	    (sas = calloc(in->n ? in->n : 1, sizeof *sas)) == NULL) {
+	    (sas = ipsec_xfer_scratch_get(s, in->n)) == NULL) {
 		ipsec_xfer_sink_free(sl);
 		return ctp_err_set(err, CTP_E_NOMEM, 0, CTP_ST_NO_RESOURCES, "ipsec: out of memory");
 	}
@@ -1542,7 +1610,7 @@ ipsec_xfer_sink_install(void *state, struct ctp_xfer *x, struct ctp_install *in,
 			}
 			continue;
 		}
-		if (ipsec_sa_decode(&in->cdb[i], &sas[i], &derr) < 0) {
+		if (ipsec_sa_decode_reuse(&in->cdb[i], &sas[i], &derr) < 0) {
 			e->status = derr.status ? derr.status : CTP_ST_MALFORMED_CDB;
 			continue;
 		}
@@ -1577,9 +1645,8 @@ ipsec_xfer_sink_install(void *state, struct ctp_xfer *x, struct ctp_install *in,
 	for (size_t i = 0; i < sl->n; i++) {
 		in->status[i] = sl->e[i].status;
 		nok += sl->e[i].sa_ok && ipsec_xfer_ok(sl->e[i].status) && !sl->e[i].pending;
-		ipsec_sa_clear(&sas[i]);
 	}
-	free(sas);
+	ipsec_xfer_scratch_put(s, sas, sl->n);
 	ipsec_xfer_log(s, CTP_LOG_INFO, __func__, "mn %s: %zu CDBs: %zu SAs installed here (of %zu "
 	    "for this node), %zu relayed%s", ipsec_xfer_mnstr(x, mn), sl->n, nok, nlocal, nrelay,
 	    sl->have_prof ? ", the user's profile came" : sl->classify ? ", no profile" : "");
