@@ -116,7 +116,7 @@ check: deps
 
 tests: all check-proto check-lint check-unit check-tools check-ctl check-pcap-writer check-mn \
 	check-esp check-daemon check-netns check-ipsec check-faults check-demo check-dissector \
-	check-replay check-model check-fuzz
+	check-replay check-model check-fuzz check-valgrind
 	@echo "make check: all test groups passed"
 
 # demo: a complete handover in network namespaces (loopback without them);
@@ -338,6 +338,9 @@ fuzz:
 # named fuzz_FEATURE_*.c gets all of that feature's objects, its descriptor
 # included, as tests/fuzz/run.sh does.
 FUZZ_CHECK_BUDGET ?= 60
+# In make check the corpora are replayed, and the libFuzzer runs are left to
+# make fuzz: their clang build and run cost what valgrind needs instead.
+tests: FUZZ_CHECK_BUDGET = 0
 FUZZ_HARNESSES := $(FUZZ_SRC:tests/fuzz/%.c=%)
 fuzz_feature = $(firstword $(filter $(PLUGINS),$(word 2,$(subst _, ,$(1)))))
 define fuzz_replay_rule

@@ -44,7 +44,9 @@ for d in tests/fuzz/corpus/*/; do
 done
 echo "fuzz: $inputs committed inputs through $n harnesses: $([ $fail = 0 ] && echo ok || echo FAILED)"
 
-if [ "$budget" -gt 0 ] 2>/dev/null; then
+if [ "$budget" = 0 ]; then
+	echo "fuzz: no libFuzzer run here (FUZZ_CHECK_BUDGET=0; make check-fuzz runs one, make fuzz a long one)"
+elif [ "$budget" -gt 0 ] 2>/dev/null; then
 	if command -v "${FUZZ_CC:-clang}" >/dev/null 2>&1; then
 		each=$((budget / n))
 		[ $each -lt 5 ] && each=5
