@@ -235,12 +235,12 @@ check-valgrind:
 	$(Q)$(MAKE) --no-print-directory B=$(B)-vg SANITIZE= COVERAGE= valgrind-run
 
 valgrind-run: $(B)/unit-tests all $(TEST_PLUGINS) $(B)/tests/daemon/ctl_clients
-	$(call say,TEST,unit under valgrind)
+	$(call say,VALGR,unit)
 	$(Q)valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
 		--show-leak-kinds=definite $(B)/unit-tests -mutator > $(B)/valgrind-unit.log 2>&1 || \
 		{ tail -n 40 $(B)/valgrind-unit.log; exit 1; }
 	$(Q)grep -A3 'Run Summary' $(B)/valgrind-unit.log | sed 's/^/  valgrind: /'
-	$(call say,TEST,daemon under valgrind)
+	$(call say,VALGR,daemon)
 	$(Q)tests/daemon/run.sh $(B)
 
 check-tools: all
